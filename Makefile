@@ -1,0 +1,37 @@
+# kimi-workbench — two commands on a fresh machine:
+#   make lab    set up .venv (first time only) and start JupyterLab on notebooks/
+#   make test   set up .venv (first time only) and run the whole test suite
+#
+# The install is stamped with a hash of the dependency spec (pyproject.toml), so a
+# second run reinstalls nothing unless the spec changed. llama-cpp-python compiles
+# llama.cpp from source on first install (about 8 minutes on 2 cores); pip keeps the
+# built wheel in its cache, so later installs take seconds.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SPEC   := $(shell cat pyproject.toml | sha256sum | cut -c1-16)
+STAMP  := $(VENV)/.installed-$(SPEC)
+
+.PHONY: setup lab test bench clean
+
+setup: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/pretok_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

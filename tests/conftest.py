@@ -1,0 +1,23 @@
+"""Shared fixtures: the repository layout and the reference assets beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "data" / "corpus"
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def corpus_files() -> list[Path]:
+    files = sorted(CORPUS.glob("*.txt"))
+    assert files, f"no corpus files in {CORPUS}"
+    return files
+
+
+@pytest.fixture(scope="session")
+def corpus_text(corpus_files) -> str:
+    return "".join(f.read_text(encoding="utf-8") for f in corpus_files)

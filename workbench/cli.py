@@ -1,0 +1,220 @@
+"""``kimi-wb``: the command line, thin over the Python API.
+
+Every command prints human output by default and exactly one JSON document on stdout with
+``--json``; hints and progress go to stderr. Exit codes: 0 done, 1 a check found errors,
+2 a user error (one line on stderr, no traceback).
+
+    kimi-wb split --scheme o200k "ChatGPT 中文English"
+    kimi-wb diff --a kimi-k2 --b o200k "ChatGPT 中文English"
+    kimi-wb scan --a kimi-k2 --b o200k data/corpus/*.txt
+    kimi-wb fuzz --a kimi-k2 --b o200k --budget 2000 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from workbench.errors import InputError, WorkbenchError
+
+_COLOURS = ("\x1b[48;5;153m", "\x1b[48;5;223m", "\x1b[48;5;194m", "\x1b[48;5;225m", "\x1b[48;5;230m")
+_RESET = "\x1b[0m"
+
+
+def visible(piece: str) -> str:
+    """Make invisible characters readable: ``"a\\n\\t" -> "a\\\\n\\\\t"`` (spaces stay spaces)."""
+    return piece.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def show_pieces(pieces: Sequence[str], *, colour: bool) -> str:
+    """Pieces delimited for a terminal: coloured backgrounds, or ``│`` between them."""
+    if colour:
+        return "".join(f"\x1b[30m{_COLOURS[i % len(_COLOURS)]}{visible(p)}{_RESET}" for i, p in enumerate(pieces))
+    return "│" + "│".join(visible(p) for p in pieces) + "│"
+
+
+def _read_text(arg: str | None, errors: str) -> str:
+    if arg is not None and arg != "-":
+        return arg
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8", errors)
+    except UnicodeDecodeError as e:
+        raise InputError(f"standard input is not valid UTF-8 at byte {e.start}; use --errors replace") from e
+
+
+def _emit_json(doc: object) -> None:
+    json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from workbench.pretok import spans
+
+    text = _read_text(args.text, args.errors)
+    pieces = spans(text, args.scheme, args.engine)
+    if args.json:
+        _emit_json([p.text for p in pieces] if not args.branches else
+                   [{"text": p.text, "start": p.start, "end": p.end, "branch": p.branch} for p in pieces])
+        return 0
+    colour = sys.stdout.isatty()
+    if args.branches:
+        for p in pieces:
+            print(f"{p.start:>6}-{p.end:<6} {p.branch or '(unmatched)':<12} {show_pieces([p.text], colour=colour)}")
+    else:
+        print(show_pieces([p.text for p in pieces], colour=colour))
+    print(f"{len(pieces)} pieces, {len(text)} characters ({args.scheme}, {args.engine})", file=sys.stderr)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from workbench.pretok import diff
+
+    text = _read_text(args.text, args.errors)
+    d = diff(text, args.a, args.b, engine_a=args.engine_a, engine_b=args.engine_b)
+    if args.json:
+        _emit_json(d.to_dict())
+        return 0
+    colour = sys.stdout.isatty()
+    width = max(len(d.a), len(d.b))
+    print(f"{d.a:<{width}}  {show_pieces([p.text for p in d.pieces_a], colour=colour)}")
+    print(f"{d.b:<{width}}  {show_pieces([p.text for p in d.pieces_b], colour=colour)}")
+    if d.identical:
+        print("identical splits")
+    for v in d.divergences:
+        print(f"[{v.start}:{v.end}] {v.cause}: {json.dumps(v.text, ensure_ascii=False)}")
+        print(f"    {d.a:<{width}}  {show_pieces([p.text for p in v.a], colour=colour)}")
+        print(f"    {d.b:<{width}}  {show_pieces([p.text for p in v.b], colour=colour)}")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from workbench.pretok import scan
+
+    paths = [Path(f) for f in args.files]
+    for p in paths:
+        if not p.is_file():
+            raise InputError(f"{p}: no such file" if not p.exists() else f"{p}: not a regular file")
+    r = scan(paths, args.a, args.b, engine_a=args.engine_a, engine_b=args.engine_b,
+             errors=args.errors, jobs=args.jobs, progress=None if sys.stderr.isatty() else False)
+    if args.json:
+        _emit_json(r.to_dict())
+        return 0
+    print(f"{r.sources} files, {r.bytes:,} bytes, {r.chars:,} characters, {r.lines:,} lines")
+    print(f"lines split differently: {r.diverging_lines:,} ({r.diverging_line_share:.1%})")
+    for side in (r.a, r.b):
+        print(f"\n{side.name}: {side.pieces:,} pieces")
+        print("  branches:     " + ", ".join(f"{k}={v:,}" for k, v in side.branches.most_common()))
+        print("  digit groups: " + ", ".join(f"{k}-digit={side.digit_groups[k]:,}" for k in sorted(side.digit_groups)))
+        print("  Han runs:     " + ", ".join(f"{k}={v:,}" for k, v in side.han_glue.most_common(6)))
+        print(f"  '/' after line break kept in punctuation: {side.slash_tails:,}; contractions attached "
+              f"{side.contractions_attached:,}, separate {side.contractions_separate:,}")
+    print("\ndivergences by cause:")
+    for cause, n in r.causes.most_common():
+        ex = r.examples[cause][0]
+        print(f"  {cause:<12} {n:>8,}   e.g. {ex['source']}:{ex['line']} {json.dumps(ex['text'], ensure_ascii=False)}"
+              f"  {show_pieces(ex['a'], colour=False)} vs {show_pieces(ex['b'], colour=False)}")
+    return 0
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from workbench.pretok import find_divergences
+
+    r = find_divergences(args.a, args.b, engine_a=args.engine_a, engine_b=args.engine_b,
+                         budget=args.budget, seed=args.seed, max_len=args.max_len,
+                         progress=sys.stderr.isatty())
+    if args.json:
+        _emit_json(r.to_dict())
+        return 0
+    print(f"{r.a} vs {r.b}: {r.diverged:,} of {r.tried:,} random strings split differently ({r.rate:.1%}), seed {r.seed}")
+    for cause, found in r.groups.items():
+        print(f"\n{cause} ({r.counts[cause]:,}):")
+        for x in found:
+            print(f"  {json.dumps(x.text, ensure_ascii=False):<16} {show_pieces(x.a, colour=False)} vs {show_pieces(x.b, colour=False)}")
+    return 0
+
+
+def cmd_schemes(args: argparse.Namespace) -> int:
+    from workbench.pretok import ENGINES, SCHEMES
+
+    if args.json:
+        _emit_json({
+            "schemes": {n: {"description": s.description, "source": s.source, "pattern": s.pattern,
+                            "branches": {b.name: b.pattern for b in s.branches}} for n, s in SCHEMES.items()},
+            "engines": {n: {"description": e.description, "version": e.version} for n, e in ENGINES.items()},
+        })
+        return 0
+    for n, s in SCHEMES.items():
+        print(f"{n}: {s.description}\n  source: {s.source}")
+        for b in s.branches:
+            print(f"  {b.name:<12} {b.pattern}")
+    print("\nengines:")
+    for n, e in ENGINES.items():
+        print(f"  {n:<12} {e.description} ({e.version})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kimi-wb", description="Kimi K2 local workbench.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        return p
+
+    def pair(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--a", default="kimi-k2", metavar="SCHEME", help="first scheme (default kimi-k2)")
+        p.add_argument("--b", default="o200k", metavar="SCHEME", help="second scheme (default o200k)")
+        p.add_argument("--engine-a", default="regex", metavar="ENGINE", help="engine for --a (default regex)")
+        p.add_argument("--engine-b", default="regex", metavar="ENGINE", help="engine for --b (default regex)")
+
+    errors = dict(default="strict", choices=["strict", "replace"],
+                  help="undecodable bytes: refuse (strict, default) or substitute U+FFFD (replace)")
+
+    p = add("split", cmd_split, "split text into pre-tokenization pieces")
+    p.add_argument("--scheme", default="kimi-k2", help="scheme name (default kimi-k2; see `kimi-wb schemes`)")
+    p.add_argument("--engine", default="regex", help="engine name (default regex)")
+    p.add_argument("--branches", action="store_true", help="show each piece's offsets and branch")
+    p.add_argument("--errors", **errors)
+    p.add_argument("text", nargs="?", metavar="TEXT|-", help="text to split; '-' or nothing reads stdin")
+
+    p = add("diff", cmd_diff, "show where two schemes (or engines) split a text differently")
+    pair(p)
+    p.add_argument("--errors", **errors)
+    p.add_argument("text", nargs="?", metavar="TEXT|-", help="text to compare; '-' or nothing reads stdin")
+
+    p = add("scan", cmd_scan, "corpus statistics of two schemes over UTF-8 files")
+    pair(p)
+    p.add_argument("--errors", **errors)
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = add("fuzz", cmd_fuzz, "search random text for divergences, shrink and group them")
+    pair(p)
+    p.add_argument("--budget", type=int, default=2000, help="random strings to try (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--max-len", type=int, default=12, help="longest random string, in draws (default 12)")
+
+    add("schemes", cmd_schemes, "list schemes, their branches, and engines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except WorkbenchError as e:
+        print(f"kimi-wb: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `kimi-wb ... | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Pre-tokenization analysis: how Kimi K2, GPT-4o and GPT-4 cut text before BPE.
+
+- :mod:`.schemes`  the patterns as data (``SCHEMES``), each alternative named
+- :mod:`.engines`  the libraries that run them (``ENGINES``: ``regex``, ``tokenizers``)
+- :mod:`.pieces`   ``split`` / ``spans``: pieces with offsets and branch names
+- :mod:`.align`    ``diff``: where two splits disagree, and why (:mod:`.causes`)
+- :mod:`.corpus`   ``scan``: corpus statistics over files or strings
+- :mod:`.fuzz`     ``find_divergences``: fuzzing with shrinking, grouped by cause
+"""
+
+from workbench.pretok.causes import CAUSES, classify
+from workbench.pretok.align import Diff, Divergence, diff
+from workbench.pretok.engines import ENGINES, Engine
+from workbench.pretok.fuzz import FuzzReport, find_divergences
+from workbench.pretok.corpus import ScanResult, scan
+from workbench.pretok.schemes import SCHEMES, Branch, Scheme, register_scheme
+from workbench.pretok.pieces import Piece, spans, split
+
+__all__ = [
+    "CAUSES", "ENGINES", "SCHEMES", "Branch", "Diff", "Divergence", "Engine", "FuzzReport",
+    "Piece", "Scheme", "ScanResult", "classify", "diff", "find_divergences",
+    "register_scheme", "scan", "spans", "split",
+]

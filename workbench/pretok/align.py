@@ -1,0 +1,135 @@
+"""Where two splits of the same text draw different boundaries, aligned by offset.
+
+Two splits of one text agree on some boundaries (character offsets where a piece ends)
+and not on others. A *divergence* is a maximal stretch between two shared boundaries that
+contains at least one boundary only one split has:
+
+    >>> d = diff("ChatGPT 中文English", a="kimi-k2", b="o200k")
+    >>> [(v.text, [p.text for p in v.a], [p.text for p in v.b], v.cause) for v in d.divergences]
+    [(' 中文English', [' ', '中文', 'English'], [' 中文English'], 'han')]
+
+Compare two schemes on one engine, or one scheme on two engines
+(``diff(t, a="kimi-k2", b="kimi-k2", engine_a="regex", engine_b="tokenizers")``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from workbench.pretok.causes import classify
+from workbench.pretok.engines import Engine
+from workbench.pretok.schemes import Scheme
+from workbench.pretok.pieces import Piece, resolve_engine, resolve_scheme, spans
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """A stretch ``text[start:end]`` that the two splits cut differently."""
+
+    start: int
+    end: int
+    text: str
+    a: tuple[Piece, ...]
+    b: tuple[Piece, ...]
+    cause: str
+
+    def to_dict(self) -> dict:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "a": [p.text for p in self.a],
+            "b": [p.text for p in self.b],
+            "branches_a": [p.branch for p in self.a],
+            "branches_b": [p.branch for p in self.b],
+            "cause": self.cause,
+        }
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Both splits of ``text`` and the divergences between them."""
+
+    text: str
+    a: str
+    b: str
+    pieces_a: list[Piece] = field(repr=False)
+    pieces_b: list[Piece] = field(repr=False)
+    divergences: list[Divergence]
+
+    @property
+    def identical(self) -> bool:
+        return not self.divergences
+
+    def to_dict(self) -> dict:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "identical": self.identical,
+            "pieces_a": [p.text for p in self.pieces_a],
+            "pieces_b": [p.text for p in self.pieces_b],
+            "divergences": [d.to_dict() for d in self.divergences],
+        }
+
+
+def regions(pieces_a: Sequence[Piece], pieces_b: Sequence[Piece]) -> list[tuple[int, int]]:
+    """``[start, end)`` stretches between shared boundaries that hold unshared ones.
+
+    Both splits must cover the same text. Cost is linear in the pieces, with Python work
+    only around the boundaries that differ.
+    """
+    ends_a = {p.end for p in pieces_a}
+    ends_b = {p.end for p in pieces_b}
+    odd = ends_a ^ ends_b
+    if not odd:
+        return []
+    shared = sorted((ends_a & ends_b) | {0})
+    out: list[tuple[int, int]] = []
+    for d in sorted(odd):
+        i = bisect_left(shared, d)
+        lo, hi = shared[i - 1], shared[i]
+        if not out or out[-1][0] != lo:
+            out.append((lo, hi))
+    return out
+
+
+def _within(pieces: Sequence[Piece], starts: list[int], lo: int, hi: int) -> tuple[Piece, ...]:
+    return tuple(pieces[bisect_left(starts, lo): bisect_right(starts, hi - 1)])
+
+
+def divergences(text: str, pieces_a: Sequence[Piece], pieces_b: Sequence[Piece]) -> list[Divergence]:
+    """Every divergence between two splits of ``text``, with its cause."""
+    found = regions(pieces_a, pieces_b)
+    if not found:
+        return []
+    starts_a = [p.start for p in pieces_a]
+    starts_b = [p.start for p in pieces_b]
+    out = []
+    for lo, hi in found:
+        a = _within(pieces_a, starts_a, lo, hi)
+        b = _within(pieces_b, starts_b, lo, hi)
+        cause = classify(text[lo:hi], [p.text for p in a], [p.text for p in b], [p.branch for p in (*a, *b)])
+        out.append(Divergence(lo, hi, text[lo:hi], a, b, cause))
+    return out
+
+
+def label(scheme: str | Scheme, engine: str | Engine) -> str:
+    """``"kimi-k2"`` on the reference engine, ``"kimi-k2/tokenizers"`` otherwise."""
+    s, e = resolve_scheme(scheme), resolve_engine(engine)
+    return s.name if e.name == "regex" else f"{s.name}/{e.name}"
+
+
+def diff(
+    text: str,
+    a: str | Scheme = "kimi-k2",
+    b: str | Scheme = "o200k",
+    *,
+    engine_a: str | Engine = "regex",
+    engine_b: str | Engine = "regex",
+) -> Diff:
+    """Split ``text`` two ways and align the results by character offset."""
+    pa = spans(text, a, engine_a)
+    pb = spans(text, b, engine_b)
+    return Diff(text, label(a, engine_a), label(b, engine_b), pa, pb, divergences(text, pa, pb))

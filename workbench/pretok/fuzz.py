@@ -1,0 +1,191 @@
+"""Fuzz two splitters against each other, shrink what differs, group it by cause.
+
+``find_divergences`` draws random short strings from an alphabet built by Unicode class
+(upper/lower/title/modifier letters, kana, hangul, other scripts, Han in its odd corners,
+combining marks, digits of several kinds, punctuation, symbols and emoji, every kind of
+space and line break, contraction fragments), splits each with both sides, and for every
+string that splits differently finds a minimal string that still does: first by deleting
+characters, then by replacing each by the plainest member of its class. Results are grouped
+by cause (:data:`workbench.pretok.causes.CAUSES`).
+
+    >>> r = find_divergences("kimi-k2", "o200k", budget=300, seed=1)
+    >>> "han" in r.groups
+    True
+
+Same seed and budget -> the same strings, the same report. Not here: coverage-guided
+fuzzing (use atheris on the engines themselves for that).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from workbench.pretok.align import divergences, label
+from workbench.pretok.engines import Engine
+from workbench.pretok.pieces import resolve_engine, resolve_scheme, spans
+from workbench.pretok.schemes import Scheme
+
+#: Character classes to draw from: name -> (plainest member first, then the others).
+ALPHABET: dict[str, tuple[str, ...]] = {
+    "upper": ("A", "Z", "É", "Ω", "Ж"),
+    "lower": ("a", "z", "é", "ß", "ω", "ж"),
+    "title": ("ǅ", "ǈ", "ǋ", "ᾈ"),
+    "modifier": ("ʰ", "ˆ", "ー", "ゝ", "々"),  # 々 is Lm but Script=Han
+    "kana": ("の", "あ", "ア", "ｱ"),
+    "hangul": ("한", "글"),
+    "other-script": ("ع", "א", "ก", "क"),
+    "han": ("中", "文", "字", "𠀀", "豈", "〇", "⼀", "⺀", "𮯰", "𱍐"),  # 〇 Nl, ⼀ ⺀ So: all Script=Han
+    "mark": ("\u0301", "\u0308", "\u0903", "\u20dd", "\u3099", "\ufe0f"),
+    "digit": ("1", "0", "7", "٣", "१", "１"),
+    "number": ("²", "½", "①", "Ⅻ"),
+    "punct": (".", ",", "!", "?", "-", "(", ")", ":", "/", "\\", "@", "#", "\"", "，", "。", "「", "、"),
+    "symbol": ("+", "=", "<", "$", "€", "©", "→", "😀", "🏽", "\u200d"),
+    "space": (" ", "\t", "\u00a0", "\u3000", "\u2009", "\u200b", "\ufeff"),
+    "newline": ("\n", "\r", "\r\n", "\x0b", "\x0c", "\x85", "\u2028"),
+    "code": ("/", "\n/", "*/\n", "//", "://", "./"),
+    "contraction": ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'LL", "'"),
+}
+
+_PLAIN = {ch: members[0] for members in ALPHABET.values() for ch in members}
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A minimal string the two sides split differently, and what it came from."""
+
+    text: str
+    a: tuple[str, ...]
+    b: tuple[str, ...]
+    cause: str
+    original: str
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "a": list(self.a), "b": list(self.b), "cause": self.cause,
+                "original": self.original}
+
+
+@dataclass
+class FuzzReport:
+    """What a fuzzing run tried and found, grouped by cause."""
+
+    a: str
+    b: str
+    seed: int
+    budget: int
+    tried: int = 0
+    diverged: int = 0
+    #: cause -> diverging inputs (before shrinking) with that cause
+    counts: Counter = field(default_factory=Counter)
+    #: cause -> distinct minimal counterexamples, shortest first
+    groups: dict[str, list[Counterexample]] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.diverged / self.tried if self.tried else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "a": self.a, "b": self.b, "seed": self.seed, "budget": self.budget,
+            "tried": self.tried, "diverged": self.diverged, "rate": self.rate,
+            "counts": dict(self.counts.most_common()),
+            "groups": {c: [x.to_dict() for x in xs] for c, xs in self.groups.items()},
+        }
+
+
+def random_text(rng: random.Random, max_len: int) -> str:
+    """A string of 1..``max_len`` draws, each from a random class of :data:`ALPHABET`."""
+    classes = list(ALPHABET.values())
+    return "".join(rng.choice(rng.choice(classes)) for _ in range(rng.randint(1, max_len)))
+
+
+class _Sides:
+    """The two splitters under comparison."""
+
+    def __init__(self, a: Scheme, b: Scheme, ea: Engine, eb: Engine) -> None:
+        self.a, self.b, self.ea, self.eb = a, b, ea, eb
+
+    def cause(self, text: str) -> str | None:
+        """The cause of the first divergence in ``text``; None if both split it alike."""
+        found = divergences(text, spans(text, self.a, self.ea), spans(text, self.b, self.eb))
+        return found[0].cause if found else None
+
+    def pieces(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (tuple(p.text for p in spans(text, self.a, self.ea)),
+                tuple(p.text for p in spans(text, self.b, self.eb)))
+
+
+def shrink(text: str, still_fails) -> str:
+    """Smallest string found from ``text`` for which ``still_fails`` holds.
+
+    Deletes runs of characters (halves first, then single ones), then replaces each
+    character by the plainest member of its class: ``"xx中文English!!" -> "中a"``-like.
+    """
+    changed = True
+    while changed:
+        changed = False
+        width = max(1, len(text) // 2)
+        while width >= 1:
+            i = 0
+            while i < len(text):
+                candidate = text[:i] + text[i + width:]
+                if candidate and still_fails(candidate):
+                    text, changed = candidate, True
+                else:
+                    i += 1
+            width //= 2
+        for i, ch in enumerate(text):
+            plain = _PLAIN.get(ch)
+            if plain and plain != ch:
+                candidate = text[:i] + plain + text[i + 1:]
+                if still_fails(candidate):
+                    text, changed = candidate, True
+    return text
+
+
+def find_divergences(
+    a: str | Scheme = "kimi-k2",
+    b: str | Scheme = "o200k",
+    *,
+    engine_a: str | Engine = "regex",
+    engine_b: str | Engine = "regex",
+    budget: int = 2000,
+    seed: int = 0,
+    max_len: int = 12,
+    examples_per_cause: int = 5,
+    progress: bool = False,
+) -> FuzzReport:
+    """Try ``budget`` random strings; report minimal divergences grouped by cause."""
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}")
+    sides = _Sides(resolve_scheme(a), resolve_scheme(b), resolve_engine(engine_a), resolve_engine(engine_b))
+    report = FuzzReport(label(sides.a, sides.ea), label(sides.b, sides.eb), seed, budget)
+    rng = random.Random(seed)
+    seen: dict[str, set[str]] = {}
+    shrinks: Counter = Counter()
+
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(budget), desc="fuzz", disable=not progress):
+        text = random_text(rng, max_len)
+        report.tried += 1
+        cause = sides.cause(text)
+        if cause is None:
+            continue
+        report.diverged += 1
+        report.counts[cause] += 1
+        if shrinks[cause] >= 4 * examples_per_cause:  # enough shrinking for this cause
+            continue
+        shrinks[cause] += 1
+        small = shrink(text, lambda t, c=cause: sides.cause(t) == c)
+        if small in seen.setdefault(cause, set()):
+            continue
+        seen[cause].add(small)
+        pa, pb = sides.pieces(small)
+        report.groups.setdefault(cause, []).append(Counterexample(small, pa, pb, cause, text))
+    for cause, found in report.groups.items():
+        found.sort(key=lambda x: (len(x.text), x.text))
+        del found[examples_per_cause:]
+    report.groups = dict(sorted(report.groups.items(), key=lambda kv: -report.counts[kv[0]]))
+    return report
