@@ -15,7 +15,8 @@ Measures, on one multilingual text of at least ``--mb`` MB built from ``data/cor
    two-byte tokens (nothing is trained; every pair merges two byte tokens). With so small
    a vocabulary the BPE step is nearly free and the time is pre-tokenization plus output.
 
-Throughput is MB/s with MB = 1e6 bytes of UTF-8; each timing is the best of ``--repeat``.
+Throughput is MB/s with MB = 1e6 bytes of UTF-8; each timing is the best of ``--repeat``
+(gigatoken calls after one untimed warm-up, which starts its thread pool).
 
 Run from the repository root::
 
@@ -152,6 +153,7 @@ def bench_gigatoken(text: str, path: Path, n_bytes: int, repeat: int, n_pairs: i
         )
         for what, fn in calls:
             try:
+                fn()  # untimed warm-up: the first call starts gigatoken's thread pool
                 speed: float | None = mb_per_s(n_bytes, best_of(fn, repeat))
                 note = f"{len(tok.encode(text)):,} tokens" if what == "encode(str)" else "parallel"
             except Exception as e:
@@ -179,6 +181,18 @@ def bench_gigatoken_pieces(data: bytes, repeat: int) -> list[Row]:
     return [("gigatoken", "pretokenizer(bytes), gpt2 scheme only", speed, f"{n[0]:,} pieces")]
 
 
+def scan_ratios(split_rows: list[Row], scan_rows: list[Row]) -> list[tuple[str, float]]:
+    """All-cores scan over the fastest split: of any scheme, and of the two schemes scanned."""
+    scanned = {"kimi-k2", "o200k"}
+    all_cores = scan_rows[-1][2] or 0.0
+    out = []
+    for title, rows in (("(any scheme)", split_rows),
+                        ("(kimi-k2/o200k)", [r for r in split_rows if r[1].split(" / ")[1] in scanned])):
+        best = max(rows, key=lambda r: r[2] or 0.0)
+        out.append((f"{title} [{best[1]}]", all_cores / (best[2] or float("inf"))))
+    return out
+
+
 def version(dist: str) -> str:
     try:
         return metadata.version(dist)
@@ -186,7 +200,7 @@ def version(dist: str) -> str:
         return "not installed"
 
 
-def print_table(rows: list[Row], ratio: float, baseline: str, text_chars: int, n_bytes: int) -> None:
+def print_table(rows: list[Row], ratios: list[tuple[str, float]], text_chars: int, n_bytes: int) -> None:
     print("\n## Pre-tokenization throughput\n")
     print(f"machine: {platform.platform()}, os.cpu_count()={os.cpu_count()}, "
           f"Python {platform.python_version()}")
@@ -198,8 +212,10 @@ def print_table(rows: list[Row], ratio: float, baseline: str, text_chars: int, n
     for group, what, speed, note in rows:
         shown = f"{speed:9.2f}" if speed is not None else f"{'n/a':>9}"
         print(f"| {group:<9} | {what:<{width}} | {shown} | {note}")
-    verdict = "meets" if ratio >= 0.5 else "misses"
-    print(f"\nscan (all cores) / fastest split ({baseline}) = {ratio:.2f}  ({verdict} the 0.5 goal)")
+    print()
+    for baseline, ratio in ratios:
+        verdict = "meets" if ratio >= 0.5 else "misses"
+        print(f"scan (all cores) / fastest split {baseline} = {ratio:.2f}  ({verdict} the 0.5 goal)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -224,9 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     giga_rows = bench_gigatoken(text, path, n_bytes, args.repeat, args.pairs)
     giga_rows += bench_gigatoken_pieces(data, args.repeat)
 
-    fastest = max(split_rows, key=lambda r: r[2] or 0.0)
-    ratio = (scan_rows[-1][2] or 0.0) / (fastest[2] or float("inf"))
-    print_table(split_rows + scan_rows + giga_rows, ratio, fastest[1], len(text), n_bytes)
+    print_table(split_rows + scan_rows + giga_rows, scan_ratios(split_rows, scan_rows), len(text), n_bytes)
 
 
 if __name__ == "__main__":

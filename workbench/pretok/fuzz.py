@@ -40,7 +40,7 @@ ALPHABET: dict[str, tuple[str, ...]] = {
     "mark": ("\u0301", "\u0308", "\u0903", "\u20dd", "\u3099", "\ufe0f"),
     "digit": ("1", "0", "7", "٣", "१", "１"),
     "number": ("²", "½", "①", "Ⅻ"),
-    "punct": (".", ",", "!", "?", "-", "(", ")", ":", "/", "\\", "@", "#", "\"", "，", "。", "「", "、"),
+    "punct": (".", ",", "!", "?", "-", "(", ")", ":", "\\", "@", "#", "\"", "，", "。", "「", "、"),
     "symbol": ("+", "=", "<", "$", "€", "©", "→", "😀", "🏽", "\u200d"),
     "space": (" ", "\t", "\u00a0", "\u3000", "\u2009", "\u200b", "\ufeff"),
     "newline": ("\n", "\r", "\r\n", "\x0b", "\x0c", "\x85", "\u2028"),
@@ -48,7 +48,8 @@ ALPHABET: dict[str, tuple[str, ...]] = {
     "contraction": ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'LL", "'"),
 }
 
-_PLAIN = {ch: members[0] for members in ALPHABET.values() for ch in members}
+#: single character -> the plainest single character of its class (what shrinking swaps in)
+_PLAIN = {ch: members[0] for members in ALPHABET.values() for ch in members if len(ch) == len(members[0]) == 1}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,137 @@
+"""kimi-wb through its entry point: output modes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main, show_pieces
+
+BIN = Path(sys.executable).parent
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_split_json_is_an_array_of_strings(capsys):
+    code, out, _ = run(capsys, "split", "--json", "ChatGPT 中文English")
+    assert code == 0 and json.loads(out) == ["Chat", "GPT", " ", "中文", "English"]
+
+
+def test_split_json_with_branches(capsys):
+    code, out, _ = run(capsys, "split", "--json", "--branches", "--scheme", "o200k", "a 1")
+    assert json.loads(out) == [
+        {"text": "a", "start": 0, "end": 1, "branch": "word"},
+        {"text": " ", "start": 1, "end": 2, "branch": "space_rest"},
+        {"text": "1", "start": 2, "end": 3, "branch": "digits"},
+    ]
+
+
+def test_split_human_output_delimits_pieces(capsys):
+    code, out, err = run(capsys, "split", "--engine", "tokenizers", "a\tb\n")
+    assert code == 0 and out.strip() == "│a│\\tb│\\n│"
+    assert "3 pieces" in err
+
+
+def test_split_reads_stdin(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("12345".encode())))
+    code, out, _ = run(capsys, "split", "--json", "-")
+    assert json.loads(out) == ["123", "45"]
+
+
+def test_split_empty_input(capsys):
+    code, out, _ = run(capsys, "split", "--json", "")
+    assert code == 0 and json.loads(out) == []
+
+
+def test_diff_json(capsys):
+    code, out, _ = run(capsys, "diff", "--json", "--a", "kimi-k2", "--b", "o200k", "x 中y")
+    doc = json.loads(out)
+    assert code == 0 and doc["a"] == "kimi-k2" and doc["b"] == "o200k"
+    assert [(d["text"], d["a"], d["b"], d["cause"]) for d in doc["divergences"]] == [
+        (" 中y", [" ", "中", "y"], [" 中y"], "han")
+    ]
+
+
+def test_diff_human(capsys):
+    code, out, _ = run(capsys, "diff", "--a", "kimi-k2", "--b", "o200k", "*/\n/x")
+    assert code == 0 and "slash-tail" in out and "│*/\\n│/x│" in out
+
+
+def test_scan_json_and_human(tmp_path, capsys):
+    f = tmp_path / "c.txt"
+    f.write_text("我用Python写代码 12345\nplain line\n", encoding="utf-8")
+    code, out, _ = run(capsys, "scan", "--json", "--a", "kimi-k2", "--b", "o200k", str(f))
+    doc = json.loads(out)
+    assert code == 0 and doc["lines"] == 2 and doc["diverging_lines"] == 1
+    assert doc["a"]["digit_groups"] == {"3": 1, "2": 1} and doc["causes"] == {"han": 1}
+    code, out, _ = run(capsys, "scan", str(f))
+    assert code == 0 and "lines split differently: 1 (50.0%)" in out
+
+
+def test_fuzz_json_is_deterministic(capsys):
+    _, first, _ = run(capsys, "fuzz", "--json", "--budget", "200", "--seed", "4")
+    _, second, _ = run(capsys, "fuzz", "--json", "--budget", "200", "--seed", "4")
+    doc = json.loads(first)
+    assert first == second and doc["tried"] == 200 and "han" in doc["groups"]
+
+
+def test_schemes_lists_patterns(capsys):
+    code, out, _ = run(capsys, "schemes", "--json")
+    doc = json.loads(out)
+    assert set(doc["schemes"]) == {"kimi-k2", "o200k", "cl100k"} and set(doc["engines"]) == {"regex", "tokenizers"}
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["split", "--scheme", "gpt5", "x"], "kimi-wb: error: unknown scheme 'gpt5'; valid: kimi-k2, o200k, cl100k"),
+        (["split", "--engine", "pcre", "x"], "kimi-wb: error: unknown engine 'pcre'; valid: regex, tokenizers"),
+        (["diff", "--b", "nope", "x"], "kimi-wb: error: unknown scheme 'nope'; valid: kimi-k2, o200k, cl100k"),
+        (["scan", "/no/such/file.txt"], "kimi-wb: error: /no/such/file.txt: no such file"),
+        (["fuzz", "--engine-a", "x"], "kimi-wb: error: unknown engine 'x'; valid: regex, tokenizers"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and err == message + "\n"
+
+
+def test_undecodable_file_names_byte_offset_and_replace_works(tmp_path, capsys):
+    f = tmp_path / "bad.txt"
+    f.write_bytes(b"caf\xc3\xa9 ok \xff tail\n")
+    code, _, err = run(capsys, "scan", str(f))
+    assert code == 2 and f"{f}: not valid UTF-8 at byte 9" in err and "--errors replace" in err
+    code, out, _ = run(capsys, "scan", "--json", "--errors", "replace", str(f))
+    assert code == 0 and json.loads(out)["chars"] == len("café ok \ufffd tail\n")
+
+
+def test_directory_is_refused(tmp_path, capsys):
+    code, _, err = run(capsys, "scan", str(tmp_path))
+    assert code == 2 and "not a regular file" in err
+
+
+def test_console_script_no_traceback():
+    """The installed `kimi-wb` entry point: exit 2, one line, no traceback."""
+    exe = BIN / "kimi-wb"
+    assert exe.exists(), "kimi-wb console script not installed in this environment"
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    ok = subprocess.run([exe, "split", "--json", "中文abc"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0 and json.loads(ok.stdout) == ["中文", "abc"]
+    bad = subprocess.run([exe, "split", "--scheme", "x", "y"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_show_pieces_colour_mode():
+    s = show_pieces(["a", "b"], colour=True)
+    assert "\x1b[" in s and s.count("\x1b[0m") == 2

@@ -1,0 +1,44 @@
+"""Packaging: environment.yml mirrors pyproject.toml; `import workbench` stays light."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+
+from tests.conftest import ROOT
+
+
+def _pyproject_deps() -> list[str]:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["project"]["dependencies"]
+
+
+def _environment_deps() -> list[str]:
+    lines = (ROOT / "environment.yml").read_text(encoding="utf-8").splitlines()
+    start = lines.index("  - pip:")
+    deps = [ln.strip()[2:] for ln in lines[start + 1:] if re.match(r"^\s{6}- ", ln)]
+    return [d for d in deps if d != "-e ."]
+
+
+def test_environment_yml_lists_the_same_dependencies():
+    assert _environment_deps() == _pyproject_deps()
+
+
+def test_llama_cpp_python_is_pinned():
+    assert "llama-cpp-python==0.3.36" in _pyproject_deps()
+
+
+def test_import_is_light():
+    code = ("import sys, workbench, workbench.pretok, workbench.cli; "
+            "print(sorted(m for m in ('llama_cpp', 'transformers', 'ipywidgets', 'pandas', 'tokenizers', 'matplotlib') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.index("make lab") < readme.index("make test") < readme.index("kimi-wb")
