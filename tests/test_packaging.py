@@ -41,4 +41,4 @@ def test_import_is_light():
 def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme.index("make lab") < readme.index("make test") < readme.index("kimi-wb")
+    assert readme.index("make lab") < readme.index("make test") < readme.index("## Command line") < readme.index("## Python API")

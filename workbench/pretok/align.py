@@ -14,14 +14,14 @@ Compare two schemes on one engine, or one scheme on two engines
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from workbench.pretok.causes import classify
 from workbench.pretok.engines import Engine
 from workbench.pretok.schemes import Scheme
-from workbench.pretok.pieces import Piece, resolve_engine, resolve_scheme, spans
+from workbench.pretok.pieces import Cut, Piece, resolve_engine, resolve_scheme, spans
 
 
 @dataclass(frozen=True)
@@ -74,14 +74,14 @@ class Diff:
         }
 
 
-def regions(pieces_a: Sequence[Piece], pieces_b: Sequence[Piece]) -> list[tuple[int, int]]:
+def regions(ends_a: Iterable[int], ends_b: Iterable[int]) -> list[tuple[int, int]]:
     """``[start, end)`` stretches between shared boundaries that hold unshared ones.
 
-    Both splits must cover the same text. Cost is linear in the pieces, with Python work
-    only around the boundaries that differ.
+    Takes the end offsets of the pieces of two splits of the same text. Cost is linear in
+    the pieces, with Python work only around the boundaries that differ:
+    ``regions([2, 4, 6], [4, 6]) -> [(0, 4)]``.
     """
-    ends_a = {p.end for p in pieces_a}
-    ends_b = {p.end for p in pieces_b}
+    ends_a, ends_b = set(ends_a), set(ends_b)
     odd = ends_a ^ ends_b
     if not odd:
         return []
@@ -95,24 +95,18 @@ def regions(pieces_a: Sequence[Piece], pieces_b: Sequence[Piece]) -> list[tuple[
     return out
 
 
-def _within(pieces: Sequence[Piece], starts: list[int], lo: int, hi: int) -> tuple[Piece, ...]:
-    return tuple(pieces[bisect_left(starts, lo): bisect_right(starts, hi - 1)])
+def classified_regions(text: str, a: Cut, b: Cut) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, cause)`` of every divergence, without building pieces where avoidable."""
+    named = a.named and b.named
+    for lo, hi in regions(a.ends, b.ends):
+        branches = () if named else [p.branch for p in (*a.within(lo, hi), *b.within(lo, hi))]
+        yield lo, hi, classify(text[lo:hi], a.texts(lo, hi), b.texts(lo, hi), branches)
 
 
-def divergences(text: str, pieces_a: Sequence[Piece], pieces_b: Sequence[Piece]) -> list[Divergence]:
-    """Every divergence between two splits of ``text``, with its cause."""
-    found = regions(pieces_a, pieces_b)
-    if not found:
-        return []
-    starts_a = [p.start for p in pieces_a]
-    starts_b = [p.start for p in pieces_b]
-    out = []
-    for lo, hi in found:
-        a = _within(pieces_a, starts_a, lo, hi)
-        b = _within(pieces_b, starts_b, lo, hi)
-        cause = classify(text[lo:hi], [p.text for p in a], [p.text for p in b], [p.branch for p in (*a, *b)])
-        out.append(Divergence(lo, hi, text[lo:hi], a, b, cause))
-    return out
+def divergences(text: str, a: Cut, b: Cut) -> list[Divergence]:
+    """Every divergence between two cuts of ``text``, with its pieces and cause."""
+    return [Divergence(lo, hi, text[lo:hi], a.within(lo, hi), b.within(lo, hi), cause)
+            for lo, hi, cause in classified_regions(text, a, b)]
 
 
 def label(scheme: str | Scheme, engine: str | Engine) -> str:
@@ -130,6 +124,7 @@ def diff(
     engine_b: str | Engine = "regex",
 ) -> Diff:
     """Split ``text`` two ways and align the results by character offset."""
-    pa = spans(text, a, engine_a)
-    pb = spans(text, b, engine_b)
-    return Diff(text, label(a, engine_a), label(b, engine_b), pa, pb, divergences(text, pa, pb))
+    sa, sb = resolve_scheme(a), resolve_scheme(b)
+    pa, pb = spans(text, sa, engine_a), spans(text, sb, engine_b)
+    found = divergences(text, Cut.from_pieces(text, sa, pa), Cut.from_pieces(text, sb, pb))
+    return Diff(text, label(sa, engine_a), label(sb, engine_b), pa, pb, found)

@@ -16,24 +16,27 @@ splitting the whole text at once. Strings are texts; path-likes are UTF-8 files.
 
 from __future__ import annotations
 
+import gc
 import os
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import regex
 
-from workbench.pretok.align import divergences, label
+from workbench.pretok.align import Divergence, classified_regions, label
 from workbench.pretok.engines import Engine
-from workbench.pretok.pieces import Piece, resolve_engine, resolve_scheme, spans
+from workbench.pretok.pieces import Cut, resolve_engine, resolve_scheme, tally
 from workbench.pretok.schemes import Scheme
 from workbench.pretok.sources import CHUNK_CHARS, Chunk, chunks, source_size
 
 EXAMPLES_PER_CAUSE = 5
 
 _HAN_RUN = regex.compile(r"\p{Han}+")
+_LINE_BREAK = regex.compile(r"\n")
 _SLASH_SITE = regex.compile(r"[\r\n]/")
 _CONTRACTION = regex.compile(r"(?i)(?<=\p{L})'(?:s|t|re|ve|m|ll|d)")
 _NEIGHBOUR = regex.compile(
@@ -83,11 +86,16 @@ class ScanResult:
     chars: int = 0
     bytes: int = 0
     lines: int = 0
-    diverging_lines: int = 0
     han_runs: int = 0
     causes: Counter = field(default_factory=Counter)
     #: cause -> a few examples: source, line, text and both splits.
     examples: dict[str, list[dict]] = field(default_factory=dict)
+    #: (source, 0-based line) of every line touched by a divergence
+    diverging: set[tuple[str, int]] = field(default_factory=set, repr=False)
+
+    @property
+    def diverging_lines(self) -> int:
+        return len(self.diverging)
 
     @property
     def diverging_line_share(self) -> float:
@@ -96,7 +104,8 @@ class ScanResult:
     def merge(self, other: ScanResult) -> None:
         self.a.merge(other.a)
         self.b.merge(other.b)
-        for name in ("chars", "bytes", "lines", "diverging_lines", "han_runs"):
+        self.diverging |= other.diverging
+        for name in ("chars", "bytes", "lines", "han_runs"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.causes.update(other.causes)
         for cause, found in other.examples.items():
@@ -106,6 +115,8 @@ class ScanResult:
     def to_dict(self) -> dict:
         """Plain JSON-ready data (Counter keys become strings)."""
         d = asdict(self)
+        del d["diverging"]
+        d["diverging_lines"] = self.diverging_lines
         for side in ("a", "b"):
             for name in ("branches", "digit_groups", "han_glue"):
                 d[side][name] = {str(k): v for k, v in getattr(self, side).__dict__[name].most_common()}
@@ -129,11 +140,11 @@ class ScanResult:
         }
 
 
-def _scheme_stats(name: str, text: str, pieces: Sequence[Piece], han_runs: list[tuple[int, int]]) -> SchemeStats:
-    st = SchemeStats(name, pieces=len(pieces))
-    st.branches.update(p.branch for p in pieces)
-    st.digit_groups.update(p.end - p.start for p in pieces if p.branch == "digits")
-    ends = {p.end for p in pieces}
+def _scheme_stats(name: str, cut: Cut, branches: Counter, digits: Counter,
+                  han_runs: list[tuple[int, int]]) -> SchemeStats:
+    text = cut.text
+    st = SchemeStats(name, pieces=len(cut.ends), branches=branches, digit_groups=digits)
+    ends = set(cut.ends)
     st.slash_tails = sum(1 for m in _SLASH_SITE.finditer(text) if m.start() + 1 not in ends)
     for m in _CONTRACTION.finditer(text):
         if m.end() in ends:
@@ -141,42 +152,56 @@ def _scheme_stats(name: str, text: str, pieces: Sequence[Piece], han_runs: list[
                 st.contractions_separate += 1
             else:
                 st.contractions_attached += 1
-    if han_runs:
-        starts = [p.start for p in pieces]
-        for s, e in han_runs:
-            first = pieces[bisect_right(starts, s) - 1]
-            last = pieces[bisect_right(starts, e - 1) - 1]
-            left = neighbour_kind(text[s - 1]) + "+" if first.start < s else ""
-            right = "+" + neighbour_kind(text[e]) if last.end > e else ""
-            st.han_glue[f"{left}Han{right}"] += 1
+    for s, e in han_runs:
+        first, last = cut.piece_at(s)[0], cut.piece_at(e - 1)[1]
+        left = neighbour_kind(text[s - 1]) + "+" if first < s else ""
+        right = "+" + neighbour_kind(text[e]) if last > e else ""
+        st.han_glue[f"{left}Han{right}"] += 1
     return st
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: a chunk makes ~10^5 acyclic tuples, and GC passes over them cost ~25%."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def scan_chunk(chunk: Chunk, a: Scheme, b: Scheme, engine_a: Engine, engine_b: Engine) -> ScanResult:
     """Statistics of one chunk (the unit of work of a worker process)."""
+    with _gc_paused():
+        return _scan_chunk(chunk, a, b, engine_a, engine_b)
+
+
+def _scan_chunk(chunk: Chunk, a: Scheme, b: Scheme, engine_a: Engine, engine_b: Engine) -> ScanResult:
     text = chunk.text
-    pa, pb = spans(text, a, engine_a), spans(text, b, engine_b)
+    cut_a, branches_a, digits_a = tally(text, a, engine_a)
+    cut_b, branches_b, digits_b = tally(text, b, engine_b)
     han_runs = [m.span() for m in _HAN_RUN.finditer(text)]
     res = ScanResult(
-        _scheme_stats(label(a, engine_a), text, pa, han_runs),
-        _scheme_stats(label(b, engine_b), text, pb, han_runs),
+        _scheme_stats(label(a, engine_a), cut_a, branches_a, digits_a, han_runs),
+        _scheme_stats(label(b, engine_b), cut_b, branches_b, digits_b, han_runs),
         chars=len(text),
         bytes=len(text.encode("utf-8", "surrogatepass")),
         lines=text.count("\n"),
         han_runs=len(han_runs),
     )
-    found = divergences(text, pa, pb)
-    if found:
-        line_starts = [0] + [m.end() for m in regex.finditer(r"\n", text)]
-        lines: set[int] = set()
-        for d in found:
-            first, last = bisect_right(line_starts, d.start) - 1, bisect_right(line_starts, d.end - 1) - 1
-            lines.update(range(first, last + 1))
-            res.causes[d.cause] += 1
-            shown = res.examples.setdefault(d.cause, [])
-            if len(shown) < EXAMPLES_PER_CAUSE:
-                shown.append({"source": chunk.source, "line": chunk.line + first + 1, **d.to_dict()})
-        res.diverging_lines = len(lines)
+    line_starts: list[int] = []
+    for lo, hi, cause in classified_regions(text, cut_a, cut_b):
+        if not line_starts:
+            line_starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
+        first, last = bisect_right(line_starts, lo) - 1, bisect_right(line_starts, hi - 1) - 1
+        res.diverging.update((chunk.source, chunk.line + n) for n in range(first, last + 1))
+        res.causes[cause] += 1
+        shown = res.examples.setdefault(cause, [])
+        if len(shown) < EXAMPLES_PER_CAUSE:
+            d = Divergence(lo, hi, text[lo:hi], cut_a.within(lo, hi), cut_b.within(lo, hi), cause)
+            shown.append({"source": chunk.source, "line": chunk.line + first + 1, **d.to_dict()})
     return res
 
 
@@ -194,6 +219,7 @@ def scan(
     errors: str = "strict",
     jobs: int | None = None,
     progress: bool | None = None,
+    chunk_chars: int = CHUNK_CHARS,
 ) -> ScanResult:
     """Split every source with ``a`` and ``b`` and gather statistics.
 
@@ -201,7 +227,7 @@ def scan(
     single ``str`` is one text. ``errors="replace"`` substitutes U+FFFD for bad bytes
     instead of refusing the file. ``jobs``: worker processes (default: every core; inputs
     of one chunk stay in this process). ``progress``: a tqdm bar (default: for inputs over
-    a few MB).
+    a few MB). ``chunk_chars``: the size of a unit of work (results do not depend on it).
     """
     if isinstance(sources, str):
         sources = [sources]
@@ -211,13 +237,13 @@ def scan(
     total = sum(source_size(s) for s in sources)
     result = ScanResult(SchemeStats(label(sa, ea)), SchemeStats(label(sb, eb)), sources=len(sources))
     jobs = jobs or os.cpu_count() or 1
-    show = progress if progress is not None else total > 4 * CHUNK_CHARS
+    show = progress if progress is not None else total > 4 * chunk_chars
 
     from tqdm.auto import tqdm
 
     with tqdm(total=total, unit="B", unit_scale=True, desc="scan", disable=not show) as bar:
-        work = ((c, sa, sb, ea, eb) for c in chunks(sources, errors=errors))
-        if jobs == 1 or total <= CHUNK_CHARS:
+        work = ((c, sa, sb, ea, eb) for c in chunks(sources, errors=errors, size=chunk_chars))
+        if jobs == 1 or total <= chunk_chars:
             parts = map(_scan_chunk_job, work)
             for part in parts:
                 result.merge(part)

@@ -64,7 +64,7 @@ def compile_v1(pattern: str) -> regex.Pattern:
 
 
 @lru_cache(maxsize=None)
-def _grouped(scheme: Scheme) -> regex.Pattern:
+def grouped(scheme: Scheme) -> regex.Pattern:
     """One named group per branch, so ``m.lastgroup`` names the alternative."""
     for b in scheme.branches:
         compile_v1(b.pattern)  # a bad alternative is reported alone, by its own text
@@ -78,7 +78,7 @@ class RegexEngine(Engine):
     attributes_branches = True
 
     def matches(self, text: str, scheme: Scheme) -> list[Match]:
-        return [(m.start(), m.end(), m.lastgroup) for m in _grouped(scheme).finditer(text)]
+        return [(m.start(), m.end(), m.lastgroup) for m in grouped(scheme).finditer(text)]
 
     def findall(self, text: str, scheme: Scheme) -> list[str]:
         return compile_v1(scheme.pattern).findall(text)

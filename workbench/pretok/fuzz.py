@@ -22,7 +22,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from workbench.pretok.align import divergences, label
+from workbench.pretok.align import diff, label
 from workbench.pretok.engines import Engine
 from workbench.pretok.pieces import resolve_engine, resolve_scheme, spans
 from workbench.pretok.schemes import Scheme
@@ -109,7 +109,7 @@ class _Sides:
 
     def cause(self, text: str) -> str | None:
         """The cause of the first divergence in ``text``; None if both split it alike."""
-        found = divergences(text, spans(text, self.a, self.ea), spans(text, self.b, self.eb))
+        found = diff(text, self.a, self.b, engine_a=self.ea, engine_b=self.eb).divergences
         return found[0].cause if found else None
 
     def pieces(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -14,9 +14,13 @@ produces that piece — the engine disagrees with the pattern's semantics.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import NamedTuple
 
-from workbench.pretok.engines import ENGINES, Engine, compile_v1
+from workbench.pretok.engines import ENGINES, Engine, RegexEngine, compile_v1, grouped
 from workbench.pretok.schemes import SCHEMES, Scheme
 
 
@@ -77,3 +81,66 @@ def attribute(text: str, scheme: Scheme, start: int, end: int) -> str | None:
         if m is not None and m.end() == end:
             return b.name
     return None
+
+
+class Cut:
+    """A split in compact form for bulk work: piece end offsets, branches on demand.
+
+    Built either from pieces (:meth:`from_pieces`) or by :func:`tally` from end offsets
+    alone; :meth:`within` gives the pieces of a stretch either way.
+    """
+
+    def __init__(self, text: str, scheme: Scheme, ends: list[int], pieces: Sequence[Piece] | None = None) -> None:
+        self.text, self.scheme, self.ends, self._pieces = text, scheme, ends, pieces
+        #: every piece is known to come from a named alternative (no gap, no stray piece)
+        self.named = pieces is None or all(p.branch is not None for p in pieces)
+
+    @classmethod
+    def from_pieces(cls, text: str, scheme: Scheme, pieces: Sequence[Piece]) -> Cut:
+        return cls(text, scheme, [p.end for p in pieces], pieces)
+
+    def texts(self, lo: int, hi: int) -> list[str]:
+        """The piece texts of ``text[lo:hi]`` (boundaries of this cut), without branches."""
+        i, j = bisect_right(self.ends, lo), bisect_left(self.ends, hi)
+        bounds = [lo, *self.ends[i:j + 1]]
+        return [self.text[s:e] for s, e in zip(bounds, bounds[1:])]
+
+    def within(self, lo: int, hi: int) -> tuple[Piece, ...]:
+        """The pieces of ``text[lo:hi]``; ``lo`` and ``hi`` must be boundaries of this cut."""
+        i, j = bisect_right(self.ends, lo), bisect_left(self.ends, hi)
+        if self._pieces is not None:
+            return tuple(self._pieces[i:j + 1])
+        out, start = [], lo
+        for end in self.ends[i:j + 1]:
+            out.append(Piece(self.text[start:end], start, end, attribute(self.text, self.scheme, start, end)))
+            start = end
+        return tuple(out)
+
+    def piece_at(self, pos: int) -> tuple[int, int]:
+        """``(start, end)`` of the piece holding character ``pos``."""
+        i = bisect_right(self.ends, pos)
+        return (self.ends[i - 1] if i else 0), self.ends[i]
+
+
+def tally(text: str, scheme: Scheme, engine: Engine) -> tuple[Cut, Counter, Counter]:
+    """A :class:`Cut` plus counts per branch and digit-group lengths, for corpus work.
+
+    On the ``regex`` engine this is one ``findall`` with a group per branch, counted column
+    by column in C: about twice as fast as building :class:`Piece` objects.
+    """
+    if isinstance(engine, RegexEngine) and len(scheme.branches) > 1:
+        rows = grouped(scheme).findall(text)
+        pieces = list(map("".join, rows))
+        ends = list(accumulate(map(len, pieces)))
+        if not ends or ends[-1] == len(text):  # no gaps
+            columns = list(zip(*rows)) or [()] * len(scheme.branches)
+            branches = Counter({name: len(col) - col.count("") for name, col in zip(scheme.branch_names, columns)})
+            branches = +branches  # drop zero counts
+            digits = Counter()
+            if "digits" in scheme.branch_names:
+                digits = Counter(map(len, columns[scheme.branch_names.index("digits")]))
+                del digits[0]
+            return Cut(text, scheme, ends), branches, digits
+    found = spans(text, scheme, engine)
+    return (Cut.from_pieces(text, scheme, found), Counter(p.branch for p in found),
+            Counter(p.end - p.start for p in found if p.branch == "digits"))
