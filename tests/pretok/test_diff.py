@@ -78,3 +78,10 @@ def test_classify_rules(text, a, b, cause):
 
 def test_classify_gap_is_unmatched():
     assert classify("ab", ["a", "b"], ["ab"], ["word", None, "word"]) == "unmatched"
+
+
+def test_recent_characters_are_a_unicode_version_cause_only_across_engines():
+    # U+2EBF0 (CJK Ext. I) is unknown to Python 3.11's unicodedata (Unicode 14) but Han to `regex`
+    d = diff("a\U0002ebf0", "kimi-k2", "o200k")
+    assert [v.cause for v in d.divergences] == ["han"]
+    assert classify("a\U000323b0", ["a", "\U000323b0"], ["a\U000323b0"], across_engines=True) == "unicode-version"

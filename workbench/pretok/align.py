@@ -95,18 +95,18 @@ def regions(ends_a: Iterable[int], ends_b: Iterable[int]) -> list[tuple[int, int
     return out
 
 
-def classified_regions(text: str, a: Cut, b: Cut) -> Iterator[tuple[int, int, str]]:
+def classified_regions(text: str, a: Cut, b: Cut, *, across_engines: bool = False) -> Iterator[tuple[int, int, str]]:
     """``(start, end, cause)`` of every divergence, without building pieces where avoidable."""
     named = a.named and b.named
     for lo, hi in regions(a.ends, b.ends):
         branches = () if named else [p.branch for p in (*a.within(lo, hi), *b.within(lo, hi))]
-        yield lo, hi, classify(text[lo:hi], a.texts(lo, hi), b.texts(lo, hi), branches)
+        yield lo, hi, classify(text[lo:hi], a.texts(lo, hi), b.texts(lo, hi), branches, across_engines=across_engines)
 
 
-def divergences(text: str, a: Cut, b: Cut) -> list[Divergence]:
+def divergences(text: str, a: Cut, b: Cut, *, across_engines: bool = False) -> list[Divergence]:
     """Every divergence between two cuts of ``text``, with its pieces and cause."""
     return [Divergence(lo, hi, text[lo:hi], a.within(lo, hi), b.within(lo, hi), cause)
-            for lo, hi, cause in classified_regions(text, a, b)]
+            for lo, hi, cause in classified_regions(text, a, b, across_engines=across_engines)]
 
 
 def label(scheme: str | Scheme, engine: str | Engine) -> str:
@@ -125,6 +125,8 @@ def diff(
 ) -> Diff:
     """Split ``text`` two ways and align the results by character offset."""
     sa, sb = resolve_scheme(a), resolve_scheme(b)
-    pa, pb = spans(text, sa, engine_a), spans(text, sb, engine_b)
-    found = divergences(text, Cut.from_pieces(text, sa, pa), Cut.from_pieces(text, sb, pb))
-    return Diff(text, label(sa, engine_a), label(sb, engine_b), pa, pb, found)
+    ea, eb = resolve_engine(engine_a), resolve_engine(engine_b)
+    pa, pb = spans(text, sa, ea), spans(text, sb, eb)
+    found = divergences(text, Cut.from_pieces(text, sa, pa), Cut.from_pieces(text, sb, pb),
+                        across_engines=ea.name != eb.name)
+    return Diff(text, label(sa, ea), label(sb, eb), pa, pb, found)

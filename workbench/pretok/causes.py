@@ -67,14 +67,17 @@ def classify(
     pieces_a: Sequence[str],
     pieces_b: Sequence[str],
     branches: Sequence[str | None] = (),
+    *,
+    across_engines: bool = False,
 ) -> str:
     """The cause name (a key of :data:`CAUSES`) for a stretch cut two ways.
 
     ``branches`` are the branch names of the pieces on both sides; a ``None`` among them
     (a piece no alternative produces) makes the cause ``unmatched``, unless the stretch
-    holds characters newer than Python's Unicode tables (``unicode-version``).
+    holds characters newer than Python's Unicode tables and the two sides run on different
+    engines (``unicode-version``: one engine's tables may not know them).
     """
-    if any(is_recent(ch) for ch in text):
+    if across_engines and any(is_recent(ch) for ch in text):
         return "unicode-version"
     if any(b is None for b in branches):
         return "unmatched"

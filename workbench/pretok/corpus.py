@@ -192,7 +192,7 @@ def _scan_chunk(chunk: Chunk, a: Scheme, b: Scheme, engine_a: Engine, engine_b: 
         han_runs=len(han_runs),
     )
     line_starts: list[int] = []
-    for lo, hi, cause in classified_regions(text, cut_a, cut_b):
+    for lo, hi, cause in classified_regions(text, cut_a, cut_b, across_engines=engine_a.name != engine_b.name):
         if not line_starts:
             line_starts = [0] + [m.end() for m in _LINE_BREAK.finditer(text)]
         first, last = bisect_right(line_starts, lo) - 1, bisect_right(line_starts, hi - 1) - 1

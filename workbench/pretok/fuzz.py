@@ -86,6 +86,14 @@ class FuzzReport:
     def rate(self) -> float:
         return self.diverged / self.tried if self.tried else 0.0
 
+    def table(self):
+        """A pandas DataFrame: one row per minimal counterexample, by cause."""
+        import pandas as pd
+
+        rows = [{"cause": c, "inputs": self.counts[c], "text": x.text, self.a: list(x.a), self.b: list(x.b)}
+                for c, xs in self.groups.items() for x in xs]
+        return pd.DataFrame(rows, columns=["cause", "inputs", "text", self.a, self.b])
+
     def to_dict(self) -> dict:
         return {
             "a": self.a, "b": self.b, "seed": self.seed, "budget": self.budget,

@@ -18,6 +18,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from itertools import accumulate
+from operator import itemgetter
 from typing import NamedTuple
 
 from workbench.pretok.engines import ENGINES, Engine, RegexEngine, compile_v1, grouped
@@ -130,16 +131,13 @@ def tally(text: str, scheme: Scheme, engine: Engine) -> tuple[Cut, Counter, Coun
     """
     if isinstance(engine, RegexEngine) and len(scheme.branches) > 1:
         rows = grouped(scheme).findall(text)
-        pieces = list(map("".join, rows))
-        ends = list(accumulate(map(len, pieces)))
+        ends = list(accumulate(map(len, map("".join, rows))))
         if not ends or ends[-1] == len(text):  # no gaps
-            columns = list(zip(*rows)) or [()] * len(scheme.branches)
-            branches = Counter({name: len(col) - col.count("") for name, col in zip(scheme.branch_names, columns)})
-            branches = +branches  # drop zero counts
-            digits = Counter()
-            if "digits" in scheme.branch_names:
-                digits = Counter(map(len, columns[scheme.branch_names.index("digits")]))
-                del digits[0]
+            # each row holds one non-empty group: its column names the branch (counted in C)
+            columns = {name: list(map(itemgetter(k), rows)) for k, name in enumerate(scheme.branch_names)}
+            branches = +Counter({name: len(col) - col.count("") for name, col in columns.items()})
+            digits = Counter(map(len, columns.get("digits", ())))
+            del digits[0]
             return Cut(text, scheme, ends), branches, digits
     found = spans(text, scheme, engine)
     return (Cut.from_pieces(text, scheme, found), Counter(p.branch for p in found),
