@@ -39,6 +39,8 @@ def show_pieces(pieces: Sequence[str], *, colour: bool) -> str:
 def _read_text(arg: str | None, errors: str) -> str:
     if arg is not None and arg != "-":
         return arg
+    if sys.stdin.isatty():
+        print("reading text from standard input (end with Ctrl-D)", file=sys.stderr)
     data = sys.stdin.buffer.read()
     try:
         return data.decode("utf-8", errors)

@@ -105,3 +105,17 @@ def test_fifty_megabyte_single_line(tmp_path, corpus_files):
     r = scan([f], progress=False)
     assert r.lines == 1 and r.bytes == f.stat().st_size >= 49_999_000
     assert r.a.pieces > 5_000_000 and r.diverging_lines == 1
+
+
+def test_parallel_scan_from_a_script_without_main_guard(tmp_path, corpus_files):
+    """Workers must not re-run the caller's __main__ (stdin programs, scripts with no guard)."""
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f.read_text(encoding="utf-8") for f in corpus_files) * 2, encoding="utf-8")
+    code = (f"from pathlib import Path\nfrom workbench.pretok import scan\n"
+            f"r = scan([Path({str(big)!r})], jobs=2, chunk_chars=20_000, progress=False)\nprint(r.lines)\n")
+    out = subprocess.run([sys.executable, "-"], input=code, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == big.read_text(encoding="utf-8").count("\n")

@@ -258,9 +258,9 @@ def _scan_parallel(work: Iterable[tuple], jobs: int, result: ScanResult, bar) ->
     """Run chunks on ``jobs`` processes, at most ``2 * jobs`` in flight, merging in order."""
     import multiprocessing as mp
 
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["workbench.pretok.corpus"])
+    # fork: workers inherit the loaded modules and never re-run the caller's __main__
+    # (spawn/forkserver would, breaking scripts without a main guard and stdin programs)
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     pending: list[Future] = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         for item in work:
