@@ -24,8 +24,12 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# Extra JupyterLab options, e.g. make lab LAB_ARGS="--port 8890 --no-browser"
+LAB_ARGS ?=
+ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest
