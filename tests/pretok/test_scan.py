@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
-
 import pytest
 
 from workbench.errors import InputError

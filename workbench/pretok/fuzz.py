@@ -193,7 +193,7 @@ def find_divergences(
         seen[cause].add(small)
         pa, pb = sides.pieces(small)
         report.groups.setdefault(cause, []).append(Counterexample(small, pa, pb, cause, text))
-    for cause, found in report.groups.items():
+    for found in report.groups.values():
         found.sort(key=lambda x: (len(x.text), x.text))
         del found[examples_per_cause:]
     report.groups = dict(sorted(report.groups.items(), key=lambda kv: -report.counts[kv[0]]))
