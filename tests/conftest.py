@@ -21,3 +21,11 @@ def corpus_files() -> list[Path]:
 @pytest.fixture(scope="session")
 def corpus_text(corpus_files) -> str:
     return "".join(f.read_text(encoding="utf-8") for f in corpus_files)
+
+
+@pytest.fixture(scope="session")
+def tiny_vocab(tmp_path_factory) -> Path:
+    """A Kimi-layout vocabulary folder trained on data/corpus (built once per session)."""
+    from workbench.tokenizer import build_vocab
+
+    return build_vocab(tmp_path_factory.mktemp("vocab") / "kimi-tiny")

@@ -135,3 +135,21 @@ def test_console_script_no_traceback():
 def test_show_pieces_colour_mode():
     s = show_pieces(["a", "b"], colour=True)
     assert "\x1b[" in s and s.count("\x1b[0m") == 2
+
+
+def test_build_vocab_and_tokens(tmp_path, capsys):
+    out = tmp_path / "v"
+    code, stdout, _ = run(capsys, "build-vocab", "--json", "--vocab-size", "1000", str(out))
+    doc = json.loads(stdout)
+    assert code == 0 and doc["n_ranks"] == 1000 and doc["vocab_size"] == 1256 and doc["eos"] == "<|im_end|>"
+    code, stdout, _ = run(capsys, "tokens", "--json", str(out / "tokenizer_config.json"))
+    doc = json.loads(stdout)
+    assert doc["eos"] == {"content": "<|im_end|>", "id": 1002} and doc["bos"] == {"content": "[BOS]", "id": 1000}
+    assert {"id": 1023, "content": "</think>", "special": False} in doc["tokens"] and len(doc["tokens"]) == 23
+    code, stdout, _ = run(capsys, "tokens", str(out))
+    assert code == 0 and "<|im_end|>" in stdout and "eos" in stdout
+
+
+def test_tokens_on_a_bad_folder(tmp_path, capsys):
+    code, out, err = run(capsys, "tokens", str(tmp_path))
+    assert code == 2 and err == f"kimi-wb: error: {tmp_path}: missing tiktoken.model (the BPE ranks)\n"

@@ -159,6 +159,39 @@ def cmd_schemes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_vocab(args: argparse.Namespace) -> int:
+    from workbench.tokenizer import build_vocab, load
+
+    out = build_vocab(args.out_dir, corpus=[Path(f) for f in args.corpus] if args.corpus else None,
+                      vocab_size=args.vocab_size, old=args.old)
+    assets = load(out)
+    if args.json:
+        _emit_json({"path": str(out), "n_ranks": assets.n_ranks, "vocab_size": assets.vocab_size, "eos": assets.eos})
+    else:
+        print(f"wrote {out}: {assets.n_ranks:,} ranks + 256 special ids = {assets.vocab_size:,}, EOS {assets.eos}")
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from workbench.tokenizer import load
+
+    assets = load(args.path)
+    shown = [t for t in assets.specials.values() if args.all or not t.content.startswith("<|reserved_token_")]
+    roles = {k: assets.config.get(f"{k}_token") for k in ("bos", "eos", "pad", "unk")}
+    roles = {k: (v.get("content") if isinstance(v, dict) else v) for k, v in roles.items()}
+    if args.json:
+        _emit_json({"path": str(assets.path), "n_ranks": assets.n_ranks, "vocab_size": assets.vocab_size,
+                    **{k: {"content": v, "id": assets.special_id(v) if v else None} for k, v in roles.items()},
+                    "tokens": [t._asdict() for t in shown]})
+        return 0
+    print(f"{assets.path}: {assets.n_ranks:,} ranks + {len(assets.specials)} special ids = {assets.vocab_size:,}")
+    print("  " + ", ".join(f"{k}={v} ({assets.special_id(v) if v else '-'})" for k, v in roles.items()))
+    for t in shown:
+        tags = [k for k, v in roles.items() if v == t.content]
+        print(f"  {t.id:>8}  {t.content:<32} {'special' if t.special else 'not special':<12} {' '.join(tags)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kimi-wb", description="Kimi K2 local workbench.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -203,6 +236,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-len", type=int, default=12, help="longest random string, in draws (default 12)")
 
     add("schemes", cmd_schemes, "list schemes, their branches, and engines")
+
+    p = add("build-vocab", cmd_build_vocab, "train a small vocabulary in the Kimi special-token layout")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write tiktoken.model and tokenizer_config.json to")
+    p.add_argument("--vocab-size", type=int, default=4096, help="BPE ranks to train (default 4096)")
+    p.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 training files (default: data/corpus/*.txt)")
+    p.add_argument("--old", action="store_true", help="write the pre-fix config (EOS = [EOS])")
+
+    p = add("tokens", cmd_tokens, "the special-token table of a tokenizer folder")
+    p.add_argument("path", metavar="PATH", help="HF snapshot folder or its tokenizer_config.json")
+    p.add_argument("--all", action="store_true", help="include the reserved slots")
     return parser
 
 

@@ -1,0 +1,160 @@
+"""Load Kimi tokenizer assets and encode with them through tiktoken and through HF.
+
+An HF snapshot folder as Moonshot ships it holds ``tiktoken.model`` (BPE ranks),
+``tokenizer_config.json`` (special tokens in ``added_tokens_decoder``, bos/eos/pad, maybe
+``chat_template``) and, in newer repos, ``chat_template.jinja``. :func:`load` reads such a
+folder (the user's, or one built by :func:`workbench.tokenizer.train.build_vocab`), fills
+the special slots the config does not name with ``<|reserved_token_{id}|>`` exactly as
+Moonshot's ``tokenization_kimi.py`` does, and offers two encoders over the same ranks:
+
+- :meth:`TokenizerAssets.tiktoken` — ``tiktoken.Encoding`` with Kimi's pattern, what
+  ``tokenization_kimi.py`` runs (the reference);
+- :meth:`TokenizerAssets.hf` — an HF ``tokenizers.Tokenizer`` converted from the same ranks
+  by transformers' ``TikTokenConverter``, special tokens added at their ids.
+
+    >>> assets = load("artifacts/kimi-tiny-vocab")                    # doctest: +SKIP
+    >>> assets.encode("你好<|im_end|>") == assets.encode("你好<|im_end|>", impl="hf")  # doctest: +SKIP
+    True
+
+Not here: GGUF tokenizer metadata (the GGUF package) and the checks (``workbench.verify``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from workbench.errors import InputError
+from workbench.pretok.schemes import SCHEMES
+from workbench.tokenizer.special import N_SPECIAL, SpecialToken, reserved_name
+
+IMPLS = ("tiktoken", "hf")
+
+
+@dataclass
+class TokenizerAssets:
+    """Ranks, special tokens, config and template of one tokenizer, wherever they came from."""
+
+    path: Path
+    ranks: dict[bytes, int] = field(repr=False)
+    specials: dict[int, SpecialToken] = field(repr=False)
+    config: dict = field(repr=False)
+    chat_template: str | None = field(default=None, repr=False)
+    pattern: str = field(default=SCHEMES["kimi-k2"].pattern, repr=False)
+
+    @property
+    def n_ranks(self) -> int:
+        return len(self.ranks)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.n_ranks + len(self.specials)
+
+    def special_id(self, content: str) -> int | None:
+        """The id of a special token by its text, or None."""
+        return next((t.id for t in self.specials.values() if t.content == content), None)
+
+    @property
+    def eos(self) -> str | None:
+        """The EOS token's text as the config declares it (``eos_token``)."""
+        eos = self.config.get("eos_token")
+        return eos.get("content") if isinstance(eos, dict) else eos
+
+    @cached_property
+    def tiktoken(self):
+        """A ``tiktoken.Encoding`` built the way Moonshot's ``tokenization_kimi.py`` builds it."""
+        import tiktoken
+
+        return tiktoken.Encoding(
+            name=self.path.name,
+            pat_str=self.pattern,
+            mergeable_ranks=self.ranks,
+            special_tokens={t.content: t.id for t in self.specials.values()},
+        )
+
+    @cached_property
+    def hf(self):
+        """An HF ``tokenizers.Tokenizer`` over the same ranks, specials at their ids."""
+        from tokenizers import AddedToken
+        from transformers.convert_slow_tokenizer import TikTokenConverter
+
+        model = self.path / "tiktoken.model"
+        tok = TikTokenConverter(vocab_file=str(model), pattern=self.pattern).converted()
+        for t in sorted(self.specials.values()):
+            added = AddedToken(t.content, special=t.special, normalized=False)
+            (tok.add_special_tokens if t.special else tok.add_tokens)([added])
+            if tok.token_to_id(t.content) != t.id:
+                raise InputError(f"{self.path}: special token {t.content!r} cannot take id {t.id} in the HF "
+                                 f"tokenizer (got {tok.token_to_id(t.content)}): ids are not contiguous after the ranks")
+        return tok
+
+    def encode(self, text: str, *, impl: str = "tiktoken") -> list[int]:
+        """Token ids of ``text``, special tokens recognised wherever they appear."""
+        if impl == "tiktoken":
+            return self.tiktoken.encode(text, allowed_special="all")
+        if impl == "hf":
+            return self.hf.encode(text, add_special_tokens=False).ids
+        raise InputError(f"unknown implementation {impl!r}; valid: {', '.join(IMPLS)}")
+
+    def decode(self, ids: list[int], *, impl: str = "tiktoken") -> str:
+        """Text of ``ids`` (special tokens kept as their text)."""
+        if impl == "tiktoken":
+            return self.tiktoken.decode(ids)
+        if impl == "hf":
+            return self.hf.decode(ids, skip_special_tokens=False)
+        raise InputError(f"unknown implementation {impl!r}; valid: {', '.join(IMPLS)}")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read {path}: {e}") from e
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def specials_from_config(config: dict, n_ranks: int) -> dict[int, SpecialToken]:
+    """Named tokens from ``added_tokens_decoder``; every other of the 256 slots reserved."""
+    named = {}
+    for key, entry in (config.get("added_tokens_decoder") or {}).items():
+        try:
+            tid = int(key)
+            named[tid] = SpecialToken(tid, str(entry["content"]), bool(entry.get("special", True)))
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f"tokenizer_config.json: bad added_tokens_decoder entry {key!r}: {e}") from e
+    out = {tid: named.get(tid, SpecialToken(tid, reserved_name(tid), True)) for tid in range(n_ranks, n_ranks + N_SPECIAL)}
+    out.update(named)  # ids outside the 256 slots are kept, for the checks to report
+    return dict(sorted(out.items()))
+
+
+def load(path: str | os.PathLike[str]) -> TokenizerAssets:
+    """Tokenizer assets from an HF snapshot folder (or its ``tokenizer_config.json``)."""
+    p = Path(path)
+    folder = p.parent if p.name == "tokenizer_config.json" else p
+    if not folder.exists():
+        raise InputError(f"{folder}: no such file or folder")
+    if not folder.is_dir():
+        raise InputError(f"{folder}: expected a tokenizer folder (tiktoken.model + tokenizer_config.json)")
+    model = folder / "tiktoken.model"
+    if not model.is_file():
+        raise InputError(f"{folder}: missing tiktoken.model (the BPE ranks)")
+    config_path = folder / "tokenizer_config.json"
+    if not config_path.is_file():
+        raise InputError(f"{folder}: missing tokenizer_config.json")
+    from tiktoken.load import load_tiktoken_bpe
+
+    try:
+        ranks = load_tiktoken_bpe(str(model))
+    except Exception as e:  # tiktoken raises bare ValueError/binascii errors on bad lines
+        raise InputError(f"{model}: not a tiktoken rank file: {e}") from e
+    config = _read_json(config_path)
+    template_file = folder / "chat_template.jinja"
+    template = template_file.read_text(encoding="utf-8") if template_file.is_file() else config.get("chat_template")
+    return TokenizerAssets(folder, ranks, specials_from_config(config, len(ranks)), config, template)
