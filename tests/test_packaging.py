@@ -31,8 +31,8 @@ def test_llama_cpp_python_is_pinned():
 
 
 def test_import_is_light():
-    code = ("import sys, workbench, workbench.pretok, workbench.tokenizer, workbench.cli; "
-            "print(sorted(m for m in ('llama_cpp', 'transformers', 'ipywidgets', 'pandas', 'tokenizers', 'tiktoken', 'matplotlib') "
+    code = ("import sys, workbench, workbench.pretok, workbench.tokenizer, workbench.chat, workbench.cli; "
+            "print(sorted(m for m in ('llama_cpp', 'transformers', 'ipywidgets', 'pandas', 'tokenizers', 'tiktoken', 'matplotlib', 'jinja2') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,0 +1,13 @@
+"""Chat templates: render through each runtime's own code, thinking/instant switches.
+
+- :mod:`.render` ``render(template, messages, renderer=…)`` with ``RENDERERS``:
+  ``hf`` (transformers), ``llama.cpp`` (built-in formatter), ``llama-cpp-python``
+- :mod:`.modes`  the switch a template reads (``thinking`` vs ``enable_thinking``) and
+  splitting a reply into reasoning and answer
+"""
+
+from workbench.chat.modes import mode_kwargs, split_reasoning, template_variables, thinking_switches
+from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, render
+
+__all__ = ["RENDERERS", "RendererLimitation", "TemplateError", "mode_kwargs", "render", "split_reasoning",
+           "template_variables", "thinking_switches"]
