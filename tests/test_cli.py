@@ -153,3 +153,51 @@ def test_build_vocab_and_tokens(tmp_path, capsys):
 def test_tokens_on_a_bad_folder(tmp_path, capsys):
     code, out, err = run(capsys, "tokens", str(tmp_path))
     assert code == 2 and err == f"kimi-wb: error: {tmp_path}: missing tiktoken.model (the BPE ranks)\n"
+
+
+GOOD_TEMPLATE = Path(__file__).parent / "data" / "templates" / "kimi-good.jinja"
+
+
+def test_verify_exit_codes(tmp_path, capsys):
+    code, out, _ = run(capsys, "verify", str(GOOD_TEMPLATE))
+    assert code == 0 and "ok" in out.splitlines()[0]
+    bad = tmp_path / "bad.jinja"
+    bad.write_text(GOOD_TEMPLATE.read_text().replace("<|media_begin|>", "<|media_start|>"))
+    code, out, _ = run(capsys, "verify", "--json", str(bad))
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False
+    assert {"check": "template-unknown-token", "severity": "error"}.items() <= next(
+        f for f in doc["findings"] if f["check"] == "template-unknown-token").items()
+
+
+def test_render_cli(tmp_path, capsys):
+    msgs = tmp_path / "m.json"
+    msgs.write_text(json.dumps([{"role": "user", "content": "Hi"}]))
+    code, out, _ = run(capsys, "render", "--template", str(GOOD_TEMPLATE), "--messages", str(msgs), "--instant")
+    assert code == 0 and out.endswith("<|im_user|>user<|im_middle|>Hi<|im_end|><|im_assistant|>assistant<|im_middle|>\n")
+    code, out, _ = run(capsys, "render", "--json", "--renderer", "llama.cpp", "--template", str(GOOD_TEMPLATE),
+                       "--messages", str(msgs))
+    assert code == 0 and json.loads(out)["text"] == "<|im_user|>user<|im_middle|>Hi<|im_end|><|im_assistant|>assistant<|im_middle|>"
+
+
+@pytest.mark.parametrize(
+    "setup,message",
+    [
+        (lambda d: (d / "m.json").write_text("[{"), "malformed JSON at line 1"),
+        (lambda d: (d / "m.json").write_text('{"role": "user"}'), "expected a JSON array of message objects"),
+    ],
+)
+def test_render_bad_messages(tmp_path, capsys, setup, message):
+    setup(tmp_path)
+    code, _, err = run(capsys, "render", "--template", str(GOOD_TEMPLATE), "--messages", str(tmp_path / "m.json"))
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_render_limitation_is_a_user_error(tmp_path, capsys):
+    msgs = tmp_path / "m.json"
+    msgs.write_text(json.dumps([{"role": "user", "content": "Hi"}]))
+    tools = tmp_path / "t.json"
+    tools.write_text(json.dumps([{"type": "function", "function": {"name": "f"}}]))
+    code, _, err = run(capsys, "render", "--renderer", "llama.cpp", "--template", str(GOOD_TEMPLATE),
+                       "--messages", str(msgs), "--tools", str(tools))
+    assert code == 2 and "take no tools" in err

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -192,6 +193,48 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from workbench.verify import check
+
+    report = check(args.path)
+    if args.json:
+        _emit_json(report.to_dict())
+    else:
+        marks = {"error": "✗", "warning": "!", "info": "✓"}
+        print(f"{report.path} ({report.kind}): {'ok' if report.ok else 'ERRORS'}")
+        for f in report.findings:
+            print(f"  {marks[f.severity]} {f.severity:<7} {f.check:<24} {f.message}")
+    return 0 if report.ok else 1
+
+
+def _read_json_arg(path: str, what: str):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read {what} file {path}: {e.strerror or e}") from e
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from workbench.chat import mode_kwargs, render
+    from workbench.chat.render import read_template
+
+    messages = _read_json_arg(args.messages, "messages")
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise InputError(f"{args.messages}: expected a JSON array of message objects")
+    tools = _read_json_arg(args.tools, "tools") if args.tools else None
+    template = read_template(Path(args.template))
+    kwargs = mode_kwargs(template, thinking=args.mode == "thinking") if args.mode else {}
+    text = render(template, messages, tools=tools, renderer=args.renderer,
+                  add_generation_prompt=not args.no_generation_prompt, **kwargs)
+    if args.json:
+        _emit_json({"renderer": args.renderer, "kwargs": kwargs, "text": text})
+    else:
+        sys.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kimi-wb", description="Kimi K2 local workbench.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -243,6 +286,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 training files (default: data/corpus/*.txt)")
     p.add_argument("--old", action="store_true", help="write the pre-fix config (EOS = [EOS])")
 
+    p = add("verify", cmd_verify, "check tokenizer assets and chat templates (exit 1 on errors)")
+    p.add_argument("path", metavar="PATH", help="HF snapshot folder, tokenizer_config.json or .jinja template")
+
+    p = add("render", cmd_render, "render a conversation with a chat template")
+    p.add_argument("--template", required=True, metavar="T", help="template file (.jinja)")
+    p.add_argument("--messages", required=True, metavar="FILE.json", help="JSON array of messages")
+    p.add_argument("--tools", metavar="FILE.json", help="JSON array of tool declarations")
+    p.add_argument("--renderer", default="hf", help="hf (default), llama.cpp or llama-cpp-python")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--thinking", dest="mode", action="store_const", const="thinking",
+                      help="thinking mode, through the switch the template reads")
+    mode.add_argument("--instant", dest="mode", action="store_const", const="instant", help="instant mode")
+    p.add_argument("--no-generation-prompt", action="store_true", help="do not append the assistant prompt")
+
     p = add("tokens", cmd_tokens, "the special-token table of a tokenizer folder")
     p.add_argument("path", metavar="PATH", help="HF snapshot folder or its tokenizer_config.json")
     p.add_argument("--all", action="store_true", help="include the reserved slots")
@@ -250,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # transformers (imported by some commands) announces on stderr that PyTorch is absent; we never need it
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

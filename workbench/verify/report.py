@@ -1,0 +1,46 @@
+"""Findings and reports: what every check returns, in one shape.
+
+A :class:`Finding` names its check (a stable id such as ``eos-token``), a severity
+(``error`` | ``warning`` | ``info``) and a one-line message; a :class:`Report` collects them
+for one path and is ``ok`` unless some finding is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, got {self.severity!r}")
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "severity": self.severity, "message": self.message}
+
+
+@dataclass
+class Report:
+    path: str
+    kind: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    def add(self, check: str, severity: str, message: str) -> None:
+        self.findings.append(Finding(check, severity, message))
+
+    def by_check(self, check: str) -> list[Finding]:
+        return [f for f in self.findings if f.check == check]
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "kind": self.kind, "ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
