@@ -178,8 +178,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
     assets = load(args.path)
     shown = [t for t in assets.specials.values() if args.all or not t.content.startswith("<|reserved_token_")]
-    roles = {k: assets.config.get(f"{k}_token") for k in ("bos", "eos", "pad", "unk")}
-    roles = {k: (v.get("content") if isinstance(v, dict) else v) for k, v in roles.items()}
+    roles = {k: assets.role(k) for k in ("bos", "eos", "pad", "unk")}
     if args.json:
         _emit_json({"path": str(assets.path), "n_ranks": assets.n_ranks, "vocab_size": assets.vocab_size,
                     **{k: {"content": v, "id": assets.special_id(v) if v else None} for k, v in roles.items()},
@@ -207,23 +206,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _read_json_arg(path: str, what: str):
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(f"cannot read {what} file {path}: {e.strerror or e}") from e
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     from workbench.chat import mode_kwargs, render
     from workbench.chat.render import read_template
+    from workbench.files import read_json
 
-    messages = _read_json_arg(args.messages, "messages")
+    messages = read_json(args.messages, "messages")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise InputError(f"{args.messages}: expected a JSON array of message objects")
-    tools = _read_json_arg(args.tools, "tools") if args.tools else None
+    tools = read_json(args.tools, "tools") if args.tools else None
     template = read_template(Path(args.template))
     kwargs = mode_kwargs(template, thinking=args.mode == "thinking") if args.mode else {}
     text = render(template, messages, tools=tools, renderer=args.renderer,

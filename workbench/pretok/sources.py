@@ -48,18 +48,18 @@ def last_safe_boundary(text: str, before: int, after: int = 0) -> int:
     return m.start() if m else 0
 
 
-def cut(text: str, *, size: int = CHUNK_CHARS) -> Iterator[tuple[int, str]]:
-    """Cut ``text`` at safe boundaries into ``(offset, chunk)`` of about ``size`` chars."""
+def cut(text: str, *, size: int = CHUNK_CHARS) -> Iterator[str]:
+    """Cut ``text`` at safe boundaries into chunks of about ``size`` chars."""
     pos = 0
     while len(text) - pos > size:
         at = last_safe_boundary(text, pos + size)
         if at <= pos:  # no boundary in this window: look forward for the next one
             m = SAFE_BOUNDARY.search(text, pos + size)
             at = m.start() if m and m.start() > pos else len(text)
-        yield pos, text[pos:at]
+        yield text[pos:at]
         pos = at
     if pos < len(text):
-        yield pos, text[pos:]
+        yield text[pos:]
 
 
 def read_blocks(path: Path, *, errors: str = "strict", block: int = CHUNK_CHARS) -> Iterator[str]:
@@ -107,15 +107,20 @@ def chunks(
             name, blocks = f"<text {i}>", iter([source])
         else:
             name, blocks = os.fspath(source), read_blocks(Path(source), errors=errors, block=size)
-        line, carry = 0, ""
-        for block in blocks:
-            text = carry + block
-            # boundaries inside the old carry were looked for already
-            at = last_safe_boundary(text, len(text), max(0, len(carry) - 2))
-            head, carry = text[:at], text[at:]
-            for _, piece in cut(head, size=size):
+        line = 0
+        for head in _safe_prefixes(blocks):
+            for piece in cut(head, size=size):
                 yield Chunk(piece, name, line)
                 line += piece.count("\n")
-        for _, piece in cut(carry, size=size):
-            yield Chunk(piece, name, line)
-            line += piece.count("\n")
+
+
+def _safe_prefixes(blocks: Iterable[str]) -> Iterator[str]:
+    """The blocks' text, handed on up to the last safe boundary read so far, the rest at the end."""
+    carry = ""
+    for block in blocks:
+        text = carry + block
+        # boundaries inside the old carry were looked for already
+        at = last_safe_boundary(text, len(text), max(0, len(carry) - 2))
+        yield text[:at]
+        carry = text[at:]
+    yield carry

@@ -21,13 +21,13 @@ Not here: GGUF tokenizer metadata (the GGUF package) and the checks (``workbench
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.files import read_json
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer.special import N_SPECIAL, SpecialToken, reserved_name
 
@@ -57,11 +57,15 @@ class TokenizerAssets:
         """The id of a special token by its text, or None."""
         return next((t.id for t in self.specials.values() if t.content == content), None)
 
+    def role(self, name: str) -> str | None:
+        """The text of the config's ``{name}_token`` (bos, eos, pad, unk), plain or AddedToken-shaped."""
+        token = self.config.get(f"{name}_token")
+        return token.get("content") if isinstance(token, dict) else token
+
     @property
     def eos(self) -> str | None:
         """The EOS token's text as the config declares it (``eos_token``)."""
-        eos = self.config.get("eos_token")
-        return eos.get("content") if isinstance(eos, dict) else eos
+        return self.role("eos")
 
     @cached_property
     def tiktoken(self):
@@ -108,18 +112,6 @@ class TokenizerAssets:
         raise InputError(f"unknown implementation {impl!r}; valid: {', '.join(IMPLS)}")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read {path}: {e}") from e
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
-    return data
-
-
 def specials_from_config(config: dict, n_ranks: int) -> dict[int, SpecialToken]:
     """Named tokens from ``added_tokens_decoder``; every other of the 256 slots reserved."""
     named = {}
@@ -154,7 +146,9 @@ def load(path: str | os.PathLike[str]) -> TokenizerAssets:
         ranks = load_tiktoken_bpe(str(model))
     except Exception as e:  # tiktoken raises bare ValueError/binascii errors on bad lines
         raise InputError(f"{model}: not a tiktoken rank file: {e}") from e
-    config = _read_json(config_path)
+    config = read_json(config_path, "tokenizer config")
+    if not isinstance(config, dict):
+        raise InputError(f"{config_path}: expected a JSON object, found {type(config).__name__}")
     template_file = folder / "chat_template.jinja"
     template = template_file.read_text(encoding="utf-8") if template_file.is_file() else config.get("chat_template")
     return TokenizerAssets(folder, ranks, specials_from_config(config, len(ranks)), config, template)

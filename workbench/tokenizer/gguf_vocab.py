@@ -17,10 +17,10 @@ pre-fix file). Not here: model tensors (the GGUF package's tiny-model builder).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.files import atomic_path
 from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.special import BOS, EOS, PAD
 
@@ -73,9 +73,7 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
     merges = [merge_of(tok, assets.ranks) for tok, _ in sorted(assets.ranks.items(), key=lambda kv: kv[1]) if len(tok) > 1]
 
     out = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         w = gguf.GGUFWriter(tmp, arch="deepseek2")
         w.add_name(f"{assets.path.name} (vocab only)")
         # the minimal hyper-parameters llama.cpp reads before it stops at vocab_only
@@ -103,10 +101,4 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
         w.write_kv_data_to_file()
         w.write_tensors_to_file()
         w.close()
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out

@@ -21,11 +21,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.files import write_text_atomic
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer.special import BOS, EOS, EOS_OLD, NAMED, PAD, UNK
 
@@ -91,7 +91,7 @@ def tokenizer_config(n_ranks: int, *, eos: str = EOS, chat_template: str | None 
 def write_tiktoken_model(ranks: dict[bytes, int], path: Path) -> None:
     """``base64(token) rank`` per line, by rank: tiktoken's ``load_tiktoken_bpe`` format."""
     lines = (f"{base64.b64encode(tok).decode()} {rank}\n" for tok, rank in sorted(ranks.items(), key=lambda kv: kv[1]))
-    _atomic_write(path, "".join(lines))
+    write_text_atomic(path, "".join(lines))
 
 
 def build_vocab(
@@ -121,19 +121,5 @@ def build_vocab(
     out.mkdir(parents=True, exist_ok=True)
     write_tiktoken_model(ranks, out / "tiktoken.model")
     config = tokenizer_config(len(ranks), eos=EOS_OLD if old else EOS, chat_template=chat_template)
-    _atomic_write(out / "tokenizer_config.json", json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(out / "tokenizer_config.json", json.dumps(config, indent=2, ensure_ascii=False) + "\n")
     return out
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

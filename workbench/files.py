@@ -1,0 +1,53 @@
+"""File I/O every writer and reader shares: atomic replacement and JSON with clear errors.
+
+- :func:`atomic_path` hands out a temp path beside the target; on success the file is
+  fsynced and renamed over the target, on any failure it is removed — a reader never sees
+  a half-written file;
+- :func:`write_text_atomic` is that for a text;
+- :func:`read_json` reads a JSON document or raises :class:`InputError` naming the file,
+  line and column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from workbench.errors import InputError
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temp path in ``target``'s folder that replaces ``target`` when the block succeeds."""
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` as UTF-8 with ``\\n`` line ends, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+
+
+def read_json(path: str | os.PathLike[str], what: str = "JSON"):
+    """The JSON document in ``path``; a missing or malformed file is a one-line :class:`InputError`."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise InputError(f"cannot read {what} file {path}: {reason}") from e
