@@ -150,6 +150,21 @@ def test_build_vocab_and_tokens(tmp_path, capsys):
     assert code == 0 and "<|im_end|>" in stdout and "eos" in stdout
 
 
+def test_tokens_and_verify_on_a_gguf(tiny_vocab, tmp_path, capsys):
+    from workbench.tokenizer import load
+    from workbench.tokenizer.gguf_vocab import write_vocab_gguf
+
+    assets = load(tiny_vocab)
+    path = write_vocab_gguf(assets, tmp_path / "old.gguf", eos="[EOS]", control_all=True)
+    code, stdout, _ = run(capsys, "tokens", "--json", str(path))
+    doc = json.loads(stdout)
+    n = assets.n_ranks
+    assert code == 0 and doc["source"] == "gguf" and doc["eos"] == {"content": "[EOS]", "id": n + 1}
+    assert {"id": n + 23, "content": "</think>", "special": True, "type": "CONTROL"} in doc["tokens"]
+    code, stdout, _ = run(capsys, "verify", str(path))
+    assert code == 1 and f"eos_token_id to {n + 2}" in stdout
+
+
 def test_tokens_on_a_bad_folder(tmp_path, capsys):
     code, out, err = run(capsys, "tokens", str(tmp_path))
     assert code == 2 and err == f"kimi-wb: error: {tmp_path}: missing tiktoken.model (the BPE ranks)\n"

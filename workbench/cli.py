@@ -179,16 +179,26 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     assets = load(args.path)
     shown = [t for t in assets.specials.values() if args.all or not t.content.startswith("<|reserved_token_")]
     roles = {k: assets.role(k) for k in ("bos", "eos", "pad", "unk")}
+    types = assets.token_types
+
+    def kind(t) -> str:  # a GGUF's token type, else the config's special flag
+        if types is not None:
+            import gguf
+
+            return gguf.TokenType(types[t.id]).name
+        return "special" if t.special else "not special"
+
     if args.json:
-        _emit_json({"path": str(assets.path), "n_ranks": assets.n_ranks, "vocab_size": assets.vocab_size,
+        _emit_json({"path": str(assets.path), "source": assets.source, "n_ranks": assets.n_ranks,
+                    "vocab_size": assets.vocab_size,
                     **{k: {"content": v, "id": assets.special_id(v) if v else None} for k, v in roles.items()},
-                    "tokens": [t._asdict() for t in shown]})
+                    "tokens": [{**t._asdict(), **({"type": kind(t)} if types is not None else {})} for t in shown]})
         return 0
     print(f"{assets.path}: {assets.n_ranks:,} ranks + {len(assets.specials)} special ids = {assets.vocab_size:,}")
     print("  " + ", ".join(f"{k}={v} ({assets.special_id(v) if v else '-'})" for k, v in roles.items()))
     for t in shown:
         tags = [k for k, v in roles.items() if v == t.content]
-        print(f"  {t.id:>8}  {t.content:<32} {'special' if t.special else 'not special':<12} {' '.join(tags)}")
+        print(f"  {t.id:>8}  {t.content:<32} {kind(t):<12} {' '.join(tags)}")
     return 0
 
 
@@ -278,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--old", action="store_true", help="write the pre-fix config (EOS = [EOS])")
 
     p = add("verify", cmd_verify, "check tokenizer assets and chat templates (exit 1 on errors)")
-    p.add_argument("path", metavar="PATH", help="HF snapshot folder, tokenizer_config.json or .jinja template")
+    p.add_argument("path", metavar="PATH", help="HF snapshot folder, tokenizer_config.json, GGUF file or .jinja template")
 
     p = add("render", cmd_render, "render a conversation with a chat template")
     p.add_argument("--template", required=True, metavar="T", help="template file (.jinja)")
@@ -291,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--instant", dest="mode", action="store_const", const="instant", help="instant mode")
     p.add_argument("--no-generation-prompt", action="store_true", help="do not append the assistant prompt")
 
-    p = add("tokens", cmd_tokens, "the special-token table of a tokenizer folder")
-    p.add_argument("path", metavar="PATH", help="HF snapshot folder or its tokenizer_config.json")
+    p = add("tokens", cmd_tokens, "the special-token table of a tokenizer folder or GGUF file")
+    p.add_argument("path", metavar="PATH", help="HF snapshot folder, its tokenizer_config.json, or a GGUF file")
     p.add_argument("--all", action="store_true", help="include the reserved slots")
     return parser
 

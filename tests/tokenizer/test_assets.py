@@ -90,5 +90,5 @@ def test_missing_path(tmp_path):
 
 
 def test_unknown_impl(assets):
-    with pytest.raises(InputError, match="unknown implementation 'sentencepiece'; valid: tiktoken, hf"):
+    with pytest.raises(InputError, match="unknown implementation 'sentencepiece' for hf-snapshot assets; valid: tiktoken, hf$"):
         assets.encode("x", impl="sentencepiece")

@@ -1,22 +1,25 @@
-"""Load Kimi tokenizer assets and encode with them through tiktoken and through HF.
+"""Load Kimi tokenizer assets and encode with them through tiktoken, HF and llama.cpp.
 
 An HF snapshot folder as Moonshot ships it holds ``tiktoken.model`` (BPE ranks),
 ``tokenizer_config.json`` (special tokens in ``added_tokens_decoder``, bos/eos/pad, maybe
 ``chat_template``) and, in newer repos, ``chat_template.jinja``. :func:`load` reads such a
-folder (the user's, or one built by :func:`workbench.tokenizer.train.build_vocab`), fills
+folder (the user's, or one built by :func:`workbench.tokenizer.train.build_vocab`) and fills
 the special slots the config does not name with ``<|reserved_token_{id}|>`` exactly as
-Moonshot's ``tokenization_kimi.py`` does, and offers two encoders over the same ranks:
+Moonshot's ``tokenization_kimi.py`` does. It also reads a GGUF file's ``tokenizer.ggml.*``
+metadata (:mod:`workbench.tokenizer.gguf_vocab`). Encoders over the same ranks:
 
 - :meth:`TokenizerAssets.tiktoken` — ``tiktoken.Encoding`` with Kimi's pattern, what
   ``tokenization_kimi.py`` runs (the reference);
 - :meth:`TokenizerAssets.hf` — an HF ``tokenizers.Tokenizer`` converted from the same ranks
-  by transformers' ``TikTokenConverter``, special tokens added at their ids.
+  by transformers' ``TikTokenConverter``, special tokens added at their ids;
+- :meth:`TokenizerAssets.llama` — llama.cpp (``vocab_only``) on the GGUF itself, for
+  assets loaded from a GGUF.
 
     >>> assets = load("artifacts/kimi-tiny-vocab")                    # doctest: +SKIP
     >>> assets.encode("你好<|im_end|>") == assets.encode("你好<|im_end|>", impl="hf")  # doctest: +SKIP
     True
 
-Not here: GGUF tokenizer metadata (the GGUF package) and the checks (``workbench.verify``).
+Not here: the checks (``workbench.verify``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from workbench.files import read_json
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer.special import N_SPECIAL, SpecialToken, reserved_name
 
-IMPLS = ("tiktoken", "hf")
+IMPLS = ("tiktoken", "hf", "llama.cpp")
 
 
 @dataclass
@@ -44,6 +47,16 @@ class TokenizerAssets:
     config: dict = field(repr=False)
     chat_template: str | None = field(default=None, repr=False)
     pattern: str = field(default=SCHEMES["kimi-k2"].pattern, repr=False)
+    #: ``hf-snapshot`` or ``gguf``
+    source: str = "hf-snapshot"
+    #: GGUF only: the scalar ``tokenizer.ggml.*`` / ``general.*`` keys and the per-id token types
+    metadata: dict = field(default_factory=dict, repr=False)
+    token_types: list[int] | None = field(default=None, repr=False)
+
+    @property
+    def impls(self) -> tuple[str, ...]:
+        """The implementations that can encode these assets."""
+        return IMPLS if self.source == "gguf" else IMPLS[:2]
 
     @property
     def n_ranks(self) -> int:
@@ -85,8 +98,13 @@ class TokenizerAssets:
         from tokenizers import AddedToken
         from transformers.convert_slow_tokenizer import TikTokenConverter
 
-        model = self.path / "tiktoken.model"
-        tok = TikTokenConverter(vocab_file=str(model), pattern=self.pattern).converted()
+        ranks = self.ranks
+
+        class FromRanks(TikTokenConverter):  # the converter reads a file; ours are in memory
+            def load_tiktoken_bpe(self, _url):
+                return ranks
+
+        tok = FromRanks(vocab_file=str(self.path), pattern=self.pattern).converted()
         for t in sorted(self.specials.values()):
             added = AddedToken(t.content, special=t.special, normalized=False)
             (tok.add_special_tokens if t.special else tok.add_tokens)([added])
@@ -95,21 +113,46 @@ class TokenizerAssets:
                                  f"tokenizer (got {tok.token_to_id(t.content)}): ids are not contiguous after the ranks")
         return tok
 
+    @cached_property
+    def llama(self):
+        """llama.cpp's own vocabulary, loaded ``vocab_only`` from the GGUF (GGUF assets only)."""
+        if self.source != "gguf":
+            raise InputError(f"{self.path}: llama.cpp reads GGUF files; these assets come from a {self.source}")
+        import llama_cpp
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        try:
+            with suppress_stdout_stderr(disable=False):  # verbose=False still lets the context's warnings through
+                return llama_cpp.Llama(str(self.path), vocab_only=True, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise InputError(f"{self.path}: llama.cpp cannot load this vocabulary: {e}") from e
+
+    def _check_impl(self, impl: str) -> None:
+        if impl == "llama.cpp" and self.source != "gguf":
+            raise InputError(f"{self.path}: llama.cpp reads GGUF files; these assets come from a {self.source} "
+                             "(write one with workbench.tokenizer.gguf_vocab.write_vocab_gguf)")
+        if impl not in self.impls:
+            raise InputError(f"unknown implementation {impl!r} for {self.source} assets; valid: {', '.join(self.impls)}")
+
     def encode(self, text: str, *, impl: str = "tiktoken") -> list[int]:
         """Token ids of ``text``, special tokens recognised wherever they appear."""
+        self._check_impl(impl)
         if impl == "tiktoken":
             return self.tiktoken.encode(text, allowed_special="all")
         if impl == "hf":
             return self.hf.encode(text, add_special_tokens=False).ids
-        raise InputError(f"unknown implementation {impl!r}; valid: {', '.join(IMPLS)}")
+        return self.llama.tokenize(text.encode(), add_bos=False, special=True)
 
-    def decode(self, ids: list[int], *, impl: str = "tiktoken") -> str:
-        """Text of ``ids`` (special tokens kept as their text)."""
+    def decode(self, ids: list[int], *, impl: str = "tiktoken", special: bool = True) -> str:
+        """Text of ``ids``; ``special=False`` drops what the implementation treats as control tokens."""
+        self._check_impl(impl)
         if impl == "tiktoken":
+            if not special:
+                ids = [i for i in ids if i not in self.specials or not self.specials[i].special]
             return self.tiktoken.decode(ids)
         if impl == "hf":
-            return self.hf.decode(ids, skip_special_tokens=False)
-        raise InputError(f"unknown implementation {impl!r}; valid: {', '.join(IMPLS)}")
+            return self.hf.decode(ids, skip_special_tokens=not special)
+        return self.llama.detokenize(ids, special=special).decode("utf-8", errors="replace")
 
 
 def specials_from_config(config: dict, n_ranks: int) -> dict[int, SpecialToken]:
@@ -127,8 +170,12 @@ def specials_from_config(config: dict, n_ranks: int) -> dict[int, SpecialToken]:
 
 
 def load(path: str | os.PathLike[str]) -> TokenizerAssets:
-    """Tokenizer assets from an HF snapshot folder (or its ``tokenizer_config.json``)."""
+    """Tokenizer assets from an HF snapshot folder (or its ``tokenizer_config.json``) or a GGUF file."""
     p = Path(path)
+    if p.suffix == ".gguf":
+        from workbench.tokenizer.gguf_vocab import read_vocab_gguf
+
+        return read_vocab_gguf(p)
     folder = p.parent if p.name == "tokenizer_config.json" else p
     if not folder.exists():
         raise InputError(f"{folder}: no such file or folder")

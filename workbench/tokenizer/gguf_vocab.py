@@ -1,4 +1,4 @@
-"""Write tokenizer assets as GGUF tokenizer metadata, the way Kimi conversions carry them.
+"""Tokenizer assets as GGUF tokenizer metadata, the way Kimi conversions carry them: read and write.
 
 A vocab-only GGUF (no tensors) with ``general.architecture = deepseek2`` and the
 ``tokenizer.ggml.*`` keys of a Kimi conversion: ``model = gpt2``, ``pre = kimi-k2``, the
@@ -11,7 +11,15 @@ loads it with ``vocab_only`` and tokenizes with its own Kimi splitter.
     >>> write_vocab_gguf(load("artifacts/kimi-tiny-vocab"), "artifacts/kimi-tiny-vocab.gguf")   # doctest: +SKIP
 
 ``eos`` picks the EOS token by text (default ``<|im_end|>``; ``"[EOS]"`` writes an old,
-pre-fix file). Not here: model tensors (the GGUF package's tiny-model builder).
+pre-fix file). ``control_all=True`` types every special slot CONTROL, as llama.cpp's
+``convert_hf_to_gguf.py`` does for Kimi (``<think>`` and the tool markers included).
+
+:func:`read_vocab_gguf` goes the other way: it turns ``tokenizer.ggml.tokens`` back into
+tiktoken ranks (NORMAL tokens, byte-level spelling undone) and special tokens (every other
+type; CONTROL counts as special), so the same checks and encoders run on a user's GGUF.
+Only the metadata is read (``GGUFReader`` maps the file; tensor data is never touched).
+A later split of a set has no tokenizer keys: the error names split 1.
+Not here: model tensors (the GGUF package's tiny-model builder).
 """
 
 from __future__ import annotations
@@ -19,10 +27,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import re
+
 from workbench.errors import InputError
 from workbench.files import atomic_path
+from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer.assets import TokenizerAssets
-from workbench.tokenizer.special import BOS, EOS, PAD
+from workbench.tokenizer.special import BOS, EOS, PAD, SpecialToken
+
+#: GGUF key -> the tokenizer_config.json role it names
+ROLE_KEYS = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id",
+             "pad": "tokenizer.ggml.padding_token_id", "unk": "tokenizer.ggml.unknown_token_id"}
+_SPLIT_NAME = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
 
 def _byte_level(token: bytes, table: dict[int, str]) -> str:
@@ -51,7 +67,7 @@ def merge_of(token: bytes, ranks: dict[bytes, int]) -> tuple[bytes, bytes]:
 
 
 def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, eos: str = EOS,
-                     chat_template: str | None = None) -> Path:
+                     chat_template: str | None = None, control_all: bool = False) -> Path:
     """Write a vocab-only GGUF for ``assets``; atomic (temp file + rename)."""
     import gguf
     from transformers.convert_slow_tokenizer import bytes_to_unicode
@@ -65,7 +81,7 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
         if t.id >= assets.vocab_size:
             raise InputError(f"special token {t.content!r} has id {t.id} beyond the vocabulary ({assets.vocab_size})")
         tokens[t.id] = t.content
-        types[t.id] = gguf.TokenType.CONTROL if t.special else gguf.TokenType.USER_DEFINED
+        types[t.id] = gguf.TokenType.CONTROL if t.special or control_all else gguf.TokenType.USER_DEFINED
     ids = {name: assets.special_id(name) for name in (BOS, eos, PAD)}
     missing = [n for n, i in ids.items() if i is None]
     if missing:
@@ -102,3 +118,74 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
         w.write_tensors_to_file()
         w.close()
     return out
+
+
+def first_split(path: Path) -> Path | None:
+    """``X-00003-of-00005.gguf -> X-00001-of-00005.gguf``; None for a file not named like a split."""
+    m = _SPLIT_NAME.search(path.name)
+    return path.with_name(path.name[:m.start()] + f"-00001-of-{m.group(2)}.gguf") if m else None
+
+
+def open_gguf(path: str | os.PathLike[str]):
+    """A ``gguf.GGUFReader`` on ``path``, or a one-line :class:`InputError`."""
+    import gguf
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    try:
+        return gguf.GGUFReader(p)
+    except Exception as e:  # the reader raises ValueError, struct and numpy errors on bad bytes
+        raise InputError(f"{p}: not a readable GGUF file ({type(e).__name__}: {e})") from e
+
+
+def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
+    """Tokenizer assets from a GGUF file's metadata (the first file of a split set)."""
+    import gguf
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    p = Path(path)
+    reader = open_gguf(p)
+    metadata = {name: f.contents() for name, f in reader.fields.items()
+                if f.types and f.types[0] != gguf.GGUFValueType.ARRAY and not name.startswith("GGUF.")}
+    tokens_field = reader.get_field("tokenizer.ggml.tokens")
+    if tokens_field is None:
+        if metadata.get("split.no"):
+            first = first_split(p)
+            raise InputError(f"{p}: split {metadata['split.no'] + 1} of {metadata.get('split.count', '?')} holds no "
+                             f"tokenizer metadata; pass split 1{f' ({first.name})' if first else ''}")
+        raise InputError(f"{p}: no tokenizer metadata (tokenizer.ggml.tokens is missing)")
+    model = metadata.get("tokenizer.ggml.model")
+    if model != "gpt2":
+        raise InputError(f"{p}: tokenizer.ggml.model is {model!r}; Kimi vocabularies are byte-level BPE ('gpt2')")
+    tokens = tokens_field.contents()
+    types_field = reader.get_field("tokenizer.ggml.token_type")
+    types = types_field.contents() if types_field is not None else [int(gguf.TokenType.NORMAL)] * len(tokens)
+    if len(types) != len(tokens):
+        raise InputError(f"{p}: {len(types)} token types for {len(tokens)} tokens")
+
+    decoder = {c: b for b, c in bytes_to_unicode().items()}
+    ranks: dict[bytes, int] = {}
+    specials: dict[int, SpecialToken] = {}
+    for i, (text, kind) in enumerate(zip(tokens, types)):
+        if kind != gguf.TokenType.NORMAL:
+            specials[i] = SpecialToken(i, text, kind == gguf.TokenType.CONTROL)
+            continue
+        try:
+            token = bytes(decoder[c] for c in text)
+        except KeyError:
+            raise InputError(f"{p}: token {i} {text!r} is NORMAL but not in GPT-2 byte-level spelling") from None
+        if token in ranks:
+            raise InputError(f"{p}: tokens {ranks[token]} and {i} are the same bytes {token!r}")
+        ranks[token] = i
+    if sorted(ranks.values()) != list(range(len(ranks))):
+        raise InputError(f"{p}: NORMAL tokens are not the first {len(ranks)} ids; not a tiktoken-derived vocabulary")
+
+    config = {}
+    for role, key in ROLE_KEYS.items():
+        tid = metadata.get(key)
+        config[f"{role}_token"] = tokens[tid] if isinstance(tid, int) and 0 <= tid < len(tokens) else None
+    pre = metadata.get("tokenizer.ggml.pre", "kimi-k2")
+    pattern = SCHEMES[pre].pattern if pre in set(SCHEMES) else SCHEMES["kimi-k2"].pattern
+    return TokenizerAssets(p, ranks, specials, config, metadata.get("tokenizer.chat_template"), pattern,
+                           source="gguf", metadata=metadata, token_types=[int(t) for t in types])

@@ -1,7 +1,8 @@
 """``check(path)``: collect findings on Kimi tokenizer assets and chat templates into a Report.
 
-``path`` may be an HF snapshot folder, its ``tokenizer_config.json`` or a ``.jinja``
-template. A bare template is checked against the Kimi special-token layout.
+``path`` may be an HF snapshot folder, its ``tokenizer_config.json``, a GGUF file (the
+first of a split set; only its metadata is read, and llama.cpp loads it ``vocab_only``) or
+a ``.jinja`` template. A bare template is checked against the Kimi special-token layout.
 
     >>> report = check("tokenizer_config.json")         # doctest: +SKIP
     >>> report.ok, [f.check for f in report.findings if f.severity == "error"]    # doctest: +SKIP
@@ -14,8 +15,9 @@ from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.tokenizer.assets import load
-from workbench.tokenizer.special import NAMED
+from workbench.tokenizer.special import EOS, NAMED
 from workbench.verify.report import Finding, Report
+from workbench.verify.gguf import check_gguf_keys
 from workbench.verify.templates import check_template
 from workbench.verify.tokenizer import check_eos, check_ids, check_layout
 
@@ -35,15 +37,20 @@ def check(path: str | os.PathLike[str]) -> Report:
         report = Report(str(p), "template")
         check_template(template, report, vocabulary=[c for c, _ in NAMED.values()])
         return report
-    if p.suffix == ".gguf":
-        raise InputError(f"{p}: GGUF files are not verified yet; check the HF snapshot folder or a .jinja template")
     assets = load(p)
-    report = Report(str(assets.path), "hf-snapshot")
-    check_eos(assets.eos, report, fix='set "eos_token": "<|im_end|>" in tokenizer_config.json')
-    check_layout(assets, report)
+    report = Report(str(assets.path), assets.source)
+    if assets.source == "gguf":
+        im_end = assets.special_id(EOS)
+        check_eos(assets.eos, report, fix=f"set tokenizer.ggml.eos_token_id to {im_end} (the id of {EOS} in this file)")
+        check_gguf_keys(assets, report)
+        check_layout(assets, report, flags=False)
+    else:
+        check_eos(assets.eos, report, fix=f'set "eos_token": "{EOS}" in tokenizer_config.json')
+        check_layout(assets, report)
     check_ids(assets, report)
     if assets.chat_template:
         check_template(assets.chat_template, report, vocabulary=[t.content for t in assets.specials.values()])
     else:
-        report.add("template-renders", "warning", "no chat template (tokenizer_config.json chat_template or chat_template.jinja)")
+        where = "tokenizer.chat_template" if assets.source == "gguf" else "tokenizer_config.json or chat_template.jinja"
+        report.add("template-renders", "warning", f"no chat template ({where})")
     return report
