@@ -216,3 +216,19 @@ def test_render_limitation_is_a_user_error(tmp_path, capsys):
     code, _, err = run(capsys, "render", "--renderer", "llama.cpp", "--template", str(GOOD_TEMPLATE),
                        "--messages", str(msgs), "--tools", str(tools))
     assert code == 2 and "take no tools" in err
+
+
+def test_render_parity_cli(tiny_vocab, tmp_path, capsys):
+    from workbench.tokenizer import load
+    from workbench.tokenizer.gguf_vocab import write_vocab_gguf
+
+    path = write_vocab_gguf(load(tiny_vocab), tmp_path / "v.gguf", chat_template=GOOD_TEMPLATE.read_text())
+    code, out, _ = run(capsys, "render-parity", "--json", str(path))
+    doc = json.loads(out)
+    single = {c["renderer"]: c for c in doc["cells"] if c["case"] == "single-turn"}
+    assert code == 0 and single["llama-cpp-python"]["status"] == "equal" and single["llama.cpp"]["status"] == "differs"
+    assert "<|im_system|>" in single["llama.cpp"]["id_diff"]
+    code, out, _ = run(capsys, "render-parity", str(GOOD_TEMPLATE), "--renderers", "llama.cpp")
+    assert code == 0 and "single-turn / llama.cpp differs from hf" in out and "unsupported" in out
+    code, _, err = run(capsys, "render-parity", str(GOOD_TEMPLATE), "--renderers", "vllm")
+    assert code == 2 and "unknown renderer 'vllm'" in err

@@ -236,6 +236,37 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render_parity(args: argparse.Namespace) -> int:
+    from workbench.chat.parity import parity
+    from workbench.chat.render import read_template
+    from workbench.tokenizer import load
+
+    src = Path(args.source)
+    tokenizer = load(args.tokenizer) if args.tokenizer else None
+    if src.suffix == ".gguf" or src.is_dir():
+        tokenizer = tokenizer or load(src)
+        template = tokenizer.chat_template
+        if not template:
+            raise InputError(f"{src}: no chat template in these tokenizer assets")
+    else:
+        template = read_template(src)
+    renderers = args.renderers.split(",") if args.renderers else None
+    table = parity(template, renderers=renderers, tokenizer=tokenizer)
+    if args.json:
+        _emit_json(table.to_dict())
+        return 0
+    print(table.frame().to_string())
+    for c in table.cells:
+        if c.status == "differs":
+            print(f"\n{c.case} / {c.renderer} differs from {table.baseline}:\n  "
+                  + c.text_diff().replace("\n", "\n  ")
+                  + ("\n  " + c.id_diff().replace("\n", "\n  ") if c.ids is not None else ""))
+        elif c.status == "fails":
+            print(f"\n{c.case} / {c.renderer} fails: {c.error}"
+                  + (f" ({table.baseline}: {c.baseline_error})" if c.baseline_error not in (None, c.error) else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kimi-wb", description="Kimi K2 local workbench.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -300,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="thinking mode, through the switch the template reads")
     mode.add_argument("--instant", dest="mode", action="store_const", const="instant", help="instant mode")
     p.add_argument("--no-generation-prompt", action="store_true", help="do not append the assistant prompt")
+
+    p = add("render-parity", cmd_render_parity, "render the conversation suite through every renderer, compared with HF")
+    p.add_argument("source", metavar="TEMPLATE", help="template file (.jinja), or a GGUF / snapshot folder holding one")
+    p.add_argument("--tokenizer", metavar="PATH", help="tokenizer assets for token-id diffs (default: SOURCE's own)")
+    p.add_argument("--renderers", metavar="R,R", help="comma-separated renderers (default: all)")
 
     p = add("tokens", cmd_tokens, "the special-token table of a tokenizer folder or GGUF file")
     p.add_argument("path", metavar="PATH", help="HF snapshot folder, its tokenizer_config.json, or a GGUF file")

@@ -2,6 +2,7 @@
 
 - ``hf``: transformers' ``render_jinja_template`` (sandboxed jinja2, ``trim_blocks`` /
   ``lstrip_blocks``, its own ``tojson`` and ``raise_exception``) — HF semantics, not ours;
+  like ``apply_chat_template`` it passes the special-tokens map (``bos_token`` … ``pad_token``);
 - ``llama.cpp``: llama.cpp's *built-in* formatter, chosen by ``llama_chat_apply_template``
   from the template text (or a built-in name such as ``"kimi-k2"``). It formats plain
   role/content messages only: tools, template kwargs, tool calls, reasoning fields and
@@ -26,6 +27,9 @@ from workbench.errors import InputError, WorkbenchError
 from workbench.registry import Registry
 
 Message = dict
+
+#: what HF's apply_chat_template passes to a Kimi template besides messages (its special_tokens_map)
+KIMI_SPECIAL_TOKENS_MAP = {"bos_token": "[BOS]", "eos_token": "<|im_end|>", "unk_token": "[UNK]", "pad_token": "[PAD]"}
 
 
 class TemplateError(WorkbenchError):
@@ -76,6 +80,8 @@ class HFRenderer(Renderer):
     def render(self, template, messages, *, add_generation_prompt, tools, **kwargs):
         from transformers.utils.chat_template_utils import render_jinja_template
 
+        # apply_chat_template passes the tokenizer's special-tokens map; these are Kimi's (overridable)
+        kwargs = {**KIMI_SPECIAL_TOKENS_MAP, **kwargs}
         try:
             out = render_jinja_template([messages], tools=tools, chat_template=template,
                                         add_generation_prompt=add_generation_prompt, **kwargs)

@@ -49,7 +49,8 @@ def check(path: str | os.PathLike[str]) -> Report:
         check_layout(assets, report)
     check_ids(assets, report)
     if assets.chat_template:
-        check_template(assets.chat_template, report, vocabulary=[t.content for t in assets.specials.values()])
+        check_template(assets.chat_template, report, vocabulary=[t.content for t in assets.specials.values()],
+                       tokenizer=assets)
     else:
         where = "tokenizer.chat_template" if assets.source == "gguf" else "tokenizer_config.json or chat_template.jinja"
         report.add("template-renders", "warning", f"no chat template ({where})")

@@ -2,7 +2,8 @@
 
 Stable check ids: ``template-renders``, ``default-system-prompt``, ``generation-prompt``,
 ``template-unknown-token``, ``template-whitespace``, ``tool-call-json``,
-``tool-result-format``. Facts behind them: the model's format has no characters between
+``tool-result-format``, ``renderer-parity`` (every renderer against HF on the suite, see
+:mod:`workbench.chat.parity`). Facts behind them: the model's format has no characters between
 turns; the default system prompt is "You are Kimi, an AI assistant created by Moonshot AI."
 (fixed K2 Instruct, K2 Thinking) or "You are a helpful assistant" (earliest K2); tool
 declarations and arguments are compact JSON; a tool result starts with
@@ -15,6 +16,7 @@ import json
 import re
 from collections.abc import Iterable
 
+from workbench.chat.parity import parity
 from workbench.chat.modes import THINKING_SWITCHES, mode_kwargs, template_variables, thinking_switches
 from workbench.chat.render import TemplateError, render
 from workbench.chat.suite import SUITE, Case
@@ -44,8 +46,9 @@ def render_suite(template: str, cases: Iterable[Case] = SUITE) -> dict[str, str 
     return out
 
 
-def check_template(template: str, report: Report, *, vocabulary: Iterable[str]) -> None:
-    """Run every template check; ``vocabulary`` is the special tokens' texts."""
+def check_template(template: str, report: Report, *, vocabulary: Iterable[str], tokenizer=None) -> None:
+    """Run every template check; ``vocabulary`` is the special tokens' texts, ``tokenizer`` (optional
+    :class:`~workbench.tokenizer.assets.TokenizerAssets`) adds token-id diffs to the parity findings."""
     try:
         template_variables(template)
     except TemplateError as e:
@@ -64,6 +67,7 @@ def check_template(template: str, report: Report, *, vocabulary: Iterable[str]) 
     _whitespace(ok, report)
     _tool_json(ok, report)
     _tool_results(ok, report)
+    _parity(template, report, tokenizer)
 
 
 def _default_system(ok: dict[str, str], report: Report) -> None:
@@ -166,3 +170,30 @@ def _tool_results(ok: dict[str, str], report: Report) -> None:
                 report.add("tool-result-format", "error",
                            f"{name}: tool result starts {m.group(1)[:45]!r}, expected '## Return of functions.NAME:IDX' "
                            "and a newline" + ("; it writes a literal backslash-n instead" if literal else ""))
+
+
+def _parity(template: str, report: Report, tokenizer) -> None:
+    table = parity(template, tokenizer=tokenizer)
+    for name in table.renderers:
+        if name == table.baseline:
+            continue
+        cells = [c for c in table.cells if c.renderer == name]
+        by = {s: [c for c in cells if c.status == s] for s in ("equal", "differs", "fails", "unsupported")}
+        if by["differs"]:
+            first = by["differs"][0]
+            ids = f"; ids: {first.id_diff().splitlines()[0]}" if first.ids is not None else ""
+            report.add("renderer-parity", "warning",
+                       f"{name} renders {len(by['differs'])} case(s) differently from {table.baseline} "
+                       f"({', '.join(c.case for c in by['differs'])}); first, {first.case}: "
+                       f"{first.text_diff().splitlines()[0][:160]}{ids}"
+                       + ("; llama-server serves this with --no-jinja (its default is the Jinja engine)" if name == "llama.cpp" else ""))
+        own = [c for c in by["fails"] if c.baseline_error is None]
+        if own:
+            report.add("renderer-parity", "warning", f"{name} fails on {', '.join(c.case for c in own)} "
+                                                     f"where {table.baseline} renders: {own[0].error}")
+        if by["unsupported"]:
+            report.add("renderer-parity", "info", f"{name} cannot express {', '.join(c.case for c in by['unsupported'])} "
+                                                  f"({by['unsupported'][0].error})")
+        if by["equal"]:
+            report.add("renderer-parity", "info", f"{name} matches {table.baseline} on {len(by['equal'])} of "
+                                                  f"{len(cells)} cases")

@@ -1,0 +1,176 @@
+"""Renderer parity: the same template and conversations through every renderer, compared with HF.
+
+Each (case, renderer) cell is one of
+
+- ``equal``: the same prompt text as the baseline (``hf``, transformers' semantics);
+- ``differs``: another prompt; :meth:`Cell.text_diff` shows where, and, given a tokenizer,
+  :meth:`Cell.id_diff` shows what the model would see differently;
+- ``fails``: the renderer raised (``error``), or the baseline did (``baseline_error``; then
+  every cell of that case says so);
+- ``unsupported``: the renderer cannot express the case (tools, kwargs, reasoning fields
+  for llama.cpp's built-in formatters) and said so.
+
+    >>> table = parity(template, tokenizer=assets)                  # doctest: +SKIP
+    >>> table.frame()                     # cases x renderers, one status per cell  # doctest: +SKIP
+    >>> print(table.cell("single-turn", "llama.cpp").text_diff())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, render
+from workbench.chat.suite import SUITE, Case
+
+STATUSES = ("equal", "differs", "fails", "unsupported")
+
+
+def text_diff(a: str, b: str, *, context: int = 24, limit: int = 3) -> str:
+    """Where ``b`` departs from ``a``: ``…context[-only in a-]{+only in b+}context…``, first ``limit`` edits."""
+    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    if not ops:
+        return "(identical)"
+    parts = []
+    for tag, i1, i2, j1, j2 in ops[:limit]:
+        before = a[max(0, i1 - context):i1]
+        after = a[i2:i2 + context]
+        edit = (f"[-{a[i1:i2]!r}-]" if tag in ("delete", "replace") else "") + \
+               (f"{{+{b[j1:j2]!r}+}}" if tag in ("insert", "replace") else "")
+        parts.append(f"at {i1}: …{before!r} {edit} {after!r}…")
+    if len(ops) > limit:
+        parts.append(f"… and {len(ops) - limit} more edits")
+    return "\n".join(parts)
+
+
+def id_diff(a: list[int], b: list[int], *, piece=None, context: int = 3, limit: int = 3) -> str:
+    """Where the id sequence ``b`` departs from ``a``; ``piece(id) -> str`` labels ids when given."""
+    show = (lambda ids: " ".join(f"{i}:{piece(i)!r}" for i in ids)) if piece else (lambda ids: " ".join(map(str, ids)))
+    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    if not ops:
+        return f"(identical, {len(a)} ids)"
+    parts = [f"{len(a)} ids vs {len(b)}"]
+    for tag, i1, i2, j1, j2 in ops[:limit]:
+        edit = (f"[-{show(a[i1:i2])}-]" if tag in ("delete", "replace") else "") + \
+               (f"{{+{show(b[j1:j2])}+}}" if tag in ("insert", "replace") else "")
+        parts.append(f"at id #{i1}: … {show(a[max(0, i1 - context):i1])} {edit} {show(a[i2:i2 + context])} …")
+    if len(ops) > limit:
+        parts.append(f"… and {len(ops) - limit} more edits")
+    return "\n".join(parts)
+
+
+@dataclass
+class Cell:
+    case: str
+    renderer: str
+    status: str
+    text: str | None = field(default=None, repr=False)
+    baseline: str | None = field(default=None, repr=False)
+    error: str | None = None
+    baseline_error: str | None = None
+    ids: list[int] | None = field(default=None, repr=False)
+    baseline_ids: list[int] | None = field(default=None, repr=False)
+    piece: object = field(default=None, repr=False)
+
+    def text_diff(self) -> str:
+        if self.text is None or self.baseline is None:
+            return self.error or "(nothing to compare)"
+        return text_diff(self.baseline, self.text)
+
+    def id_diff(self) -> str:
+        if self.ids is None or self.baseline_ids is None:
+            return "(no token ids: pass a tokenizer)" if self.error is None else self.error
+        return id_diff(self.baseline_ids, self.ids, piece=self.piece)
+
+    def to_dict(self) -> dict:
+        out = {"case": self.case, "renderer": self.renderer, "status": self.status}
+        if self.error:
+            out["error"] = self.error
+        if self.baseline_error:
+            out["baseline_error"] = self.baseline_error
+        if self.status == "differs":
+            out["text_diff"] = self.text_diff()
+            if self.ids is not None:
+                out["id_diff"] = self.id_diff()
+        return out
+
+
+@dataclass
+class ParityTable:
+    baseline: str
+    renderers: list[str]
+    cases: list[str]
+    cells: list[Cell]
+
+    def cell(self, case: str, renderer: str) -> Cell:
+        for c in self.cells:
+            if (c.case, c.renderer) == (case, renderer):
+                return c
+        raise KeyError(f"no cell for case {case!r} and renderer {renderer!r}")
+
+    def frame(self):
+        """A pandas DataFrame: one row per case, one column per renderer, the status in each cell."""
+        import pandas as pd
+
+        df = pd.DataFrame([{"case": c.case, "renderer": c.renderer, "status": c.status} for c in self.cells])
+        return df.pivot(index="case", columns="renderer", values="status").reindex(index=self.cases,
+                                                                                   columns=self.renderers)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """renderer -> status -> number of cases."""
+        out = {r: dict.fromkeys(STATUSES, 0) for r in self.renderers}
+        for c in self.cells:
+            out[c.renderer][c.status] += 1
+        return out
+
+    def to_dict(self) -> dict:
+        return {"baseline": self.baseline, "renderers": self.renderers, "cases": self.cases,
+                "cells": [c.to_dict() for c in self.cells]}
+
+
+def parity(
+    template: str,
+    *,
+    renderers: Iterable[str] | None = None,
+    cases: Iterable[Case] = SUITE,
+    tokenizer=None,
+    baseline: str = "hf",
+) -> ParityTable:
+    """Render every case through ``baseline`` and each renderer and compare.
+
+    ``tokenizer`` (a :class:`~workbench.tokenizer.assets.TokenizerAssets`) adds the token ids
+    each prompt encodes to, so a text difference can be read as the model sees it.
+    """
+    names = list(renderers) if renderers is not None else list(RENDERERS)
+    for n in names:
+        RENDERERS[n]  # unknown names fail here, with the valid ones listed
+    cases = list(cases)
+    encode = tokenizer.encode if tokenizer is not None else None
+    piece = (lambda i: tokenizer.decode([i])) if tokenizer is not None else None
+    cells = []
+    for case in cases:
+        outputs: dict[str, str | Exception] = {}
+        for n in dict.fromkeys([baseline, *names]):
+            try:
+                outputs[n] = render(template, case.messages, tools=case.tools,
+                                    add_generation_prompt=case.add_generation_prompt, renderer=n)
+            except (TemplateError, RendererLimitation) as e:
+                outputs[n] = e
+        base = outputs[baseline]
+        base_error = str(base) if isinstance(base, Exception) else None
+        base_ids = encode(base) if encode and base_error is None else None
+        for n in names:
+            out = outputs[n]
+            if isinstance(out, RendererLimitation):
+                cells.append(Cell(case.name, n, "unsupported", error=str(out), baseline_error=base_error))
+            elif isinstance(out, Exception):
+                cells.append(Cell(case.name, n, "fails", error=str(out), baseline_error=base_error))
+            elif base_error is not None:
+                cells.append(Cell(case.name, n, "fails", text=out, error=f"baseline {baseline} failed",
+                                  baseline_error=base_error))
+            else:
+                ids = encode(out) if encode else None
+                status = "equal" if out == base else "differs"
+                cells.append(Cell(case.name, n, status, out, base, ids=ids, baseline_ids=base_ids, piece=piece))
+    return ParityTable(baseline, names, [c.name for c in cases], cells)
