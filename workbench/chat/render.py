@@ -113,7 +113,7 @@ class LlamaCppBuiltinRenderer(Renderer):
 
     def render(self, template, messages, *, add_generation_prompt, tools, **kwargs):
         if tools:
-            raise RendererLimitation("llama.cpp's built-in formatters take no tools (use --jinja in llama-server)")
+            raise RendererLimitation("llama.cpp's built-in formatters take no tools (llama-server's Jinja engine, its default, does)")
         if kwargs:
             raise RendererLimitation(f"llama.cpp's built-in formatters take no template kwargs ({', '.join(kwargs)})")
         for m in messages:

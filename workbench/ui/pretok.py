@@ -21,10 +21,10 @@ from workbench.pretok import ENGINES, SCHEMES, Diff, diff
 from workbench.pretok.pieces import Piece
 
 _BACKGROUNDS = ("#cfe3ff", "#ffe1c2", "#d4f5d4", "#fdd5ef", "#fff5b8")
-_STYLE = "font-family: monospace; white-space: pre-wrap; line-height: 1.9; font-size: 13px"
+MONO_STYLE = "font-family: monospace; white-space: pre-wrap; line-height: 1.9; font-size: 13px"
 
 
-def _visible(text: str) -> str:
+def visible(text: str) -> str:
     """Escape for HTML and make line breaks and tabs visible: ``"a\\n" -> "a↵\\n"``."""
     return html.escape(text).replace("\t", "→\t").replace("\r", "␍").replace("\n", "↵\n")
 
@@ -38,9 +38,9 @@ def pieces_html(pieces: Sequence[Piece], *, marked: Sequence[tuple[int, int]] = 
         out.append(
             f'<span title="{html.escape(str(p.branch))} [{p.start}:{p.end}]" '
             f'style="background:{_BACKGROUNDS[i % len(_BACKGROUNDS)]};{border}border-radius:2px">'
-            f"{_visible(p.text)}</span>"
+            f"{visible(p.text)}</span>"
         )
-    return f'<div style="{_STYLE}">{"".join(out)}</div>'
+    return f'<div style="{MONO_STYLE}">{"".join(out)}</div>'
 
 
 def diff_summary(d: Diff) -> str:
