@@ -170,7 +170,7 @@ def test_tokens_on_a_bad_folder(tmp_path, capsys):
     assert code == 2 and err == f"kimi-wb: error: {tmp_path}: missing tiktoken.model (the BPE ranks)\n"
 
 
-GOOD_TEMPLATE = Path(__file__).parent / "data" / "templates" / "kimi-good.jinja"
+GOOD_TEMPLATE = Path(__file__).parents[1] / "workbench" / "chat" / "templates" / "kimi-k2.jinja"
 
 
 def test_verify_exit_codes(tmp_path, capsys):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -177,28 +176,19 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     from workbench.tokenizer import load
 
     assets = load(args.path)
-    shown = [t for t in assets.specials.values() if args.all or not t.content.startswith("<|reserved_token_")]
+    rows = assets.special_rows(reserved=args.all)
     roles = {k: assets.role(k) for k in ("bos", "eos", "pad", "unk")}
-    types = assets.token_types
-
-    def kind(t) -> str:  # a GGUF's token type, else the config's special flag
-        if types is not None:
-            import gguf
-
-            return gguf.TokenType(types[t.id]).name
-        return "special" if t.special else "not special"
-
     if args.json:
         _emit_json({"path": str(assets.path), "source": assets.source, "n_ranks": assets.n_ranks,
                     "vocab_size": assets.vocab_size,
                     **{k: {"content": v, "id": assets.special_id(v) if v else None} for k, v in roles.items()},
-                    "tokens": [{**t._asdict(), **({"type": kind(t)} if types is not None else {})} for t in shown]})
+                    "tokens": [{k: v for k, v in r.items() if k != "roles"} for r in rows]})
         return 0
     print(f"{assets.path}: {assets.n_ranks:,} ranks + {len(assets.specials)} special ids = {assets.vocab_size:,}")
     print("  " + ", ".join(f"{k}={v} ({assets.special_id(v) if v else '-'})" for k, v in roles.items()))
-    for t in shown:
-        tags = [k for k, v in roles.items() if v == t.content]
-        print(f"  {t.id:>8}  {t.content:<32} {kind(t):<12} {' '.join(tags)}")
+    for r in rows:
+        kind = r.get("type") or ("special" if r["special"] else "not special")
+        print(f"  {r['id']:>8}  {r['content']:<32} {kind:<12} {' '.join(r['roles'])}")
     return 0
 
 
@@ -344,8 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # transformers (imported by some commands) announces on stderr that PyTorch is absent; we never need it
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

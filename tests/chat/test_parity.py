@@ -12,7 +12,7 @@ from workbench.chat.suite import SUITE
 from workbench.errors import UnknownNameError
 from workbench.tokenizer import load
 
-GOOD = (ROOT / "tests" / "data" / "templates" / "kimi-good.jinja").read_text(encoding="utf-8")
+GOOD = (ROOT / "workbench" / "chat" / "templates" / "kimi-k2.jinja").read_text(encoding="utf-8")
 THINKING = REFERENCE / "templates" / "Kimi-K2-Thinking.jinja"
 
 

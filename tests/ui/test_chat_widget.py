@@ -11,7 +11,7 @@ from workbench.chat.parity import parity
 from workbench.tokenizer import load
 from workbench.ui.chat import TemplatePlayground, parity_styler, prompt_html
 
-GOOD = (ROOT / "tests" / "data" / "templates" / "kimi-good.jinja").read_text(encoding="utf-8")
+GOOD = (ROOT / "workbench" / "chat" / "templates" / "kimi-k2.jinja").read_text(encoding="utf-8")
 SWITCHED = "{% for m in messages %}{{ m.content }}{% endfor %}{% if add_generation_prompt %}" \
            "{{ '<think>' if thinking else '<think></think>' }}{% endif %}"
 

@@ -16,7 +16,7 @@ def _builtin_formatter(f) -> bool:
     return f.check == "renderer-parity" and f.message.startswith("llama.cpp renders 2 case(s) differently")
 
 
-GOOD = ROOT / "tests" / "data" / "templates" / "kimi-good.jinja"
+GOOD = ROOT / "workbench" / "chat" / "templates" / "kimi-k2.jinja"
 TEMPLATES = REFERENCE / "templates"
 needs_reference = pytest.mark.skipif(not TEMPLATES.is_dir(), reason=f"reference templates not found at {TEMPLATES}")
 

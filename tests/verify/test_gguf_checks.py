@@ -13,7 +13,7 @@ from workbench.tokenizer import load
 from workbench.tokenizer.gguf_vocab import write_vocab_gguf
 from workbench.verify import check
 
-GOOD_TEMPLATE = (ROOT / "tests" / "data" / "templates" / "kimi-good.jinja").read_text(encoding="utf-8")
+GOOD_TEMPLATE = (ROOT / "workbench" / "chat" / "templates" / "kimi-k2.jinja").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

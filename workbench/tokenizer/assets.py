@@ -127,6 +127,33 @@ class TokenizerAssets:
         except (ValueError, RuntimeError) as e:
             raise InputError(f"{self.path}: llama.cpp cannot load this vocabulary: {e}") from e
 
+    def special_rows(self, *, reserved: bool = False) -> list[dict]:
+        """The special-token table: id, content, special flag, GGUF token type (GGUF only) and roles."""
+        roles = {k: self.role(k) for k in ("bos", "eos", "pad", "unk")}
+        rows = []
+        for t in self.specials.values():
+            if not reserved and t.content.startswith("<|reserved_token_"):
+                continue
+            row = t._asdict()
+            if self.token_types is not None:
+                import gguf
+
+                row["type"] = gguf.TokenType(self.token_types[t.id]).name
+            row["roles"] = [k for k, v in roles.items() if v == t.content]
+            rows.append(row)
+        return rows
+
+    def end_of_generation(self) -> list[str]:
+        """The tokens llama.cpp stops generation on (its EOG set), read from llama.cpp itself (GGUF only).
+
+        llama.cpp adds ``[EOS]``, ``[EOT]`` and ``<|im_end|>`` to that set by name, whatever the
+        file's ``eos_token_id`` says; runtimes that read the id alone do not.
+        """
+        import llama_cpp
+
+        vocab = self.llama._model.vocab
+        return [t.content for t in self.specials.values() if llama_cpp.llama_vocab_is_eog(vocab, t.id)]
+
     def _check_impl(self, impl: str) -> None:
         if impl == "llama.cpp" and self.source != "gguf":
             raise InputError(f"{self.path}: llama.cpp reads GGUF files; these assets come from a {self.source} "

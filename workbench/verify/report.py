@@ -44,3 +44,28 @@ class Report:
 
     def to_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
+
+    def frame(self):
+        """The findings as a pandas DataFrame (check, severity, message)."""
+        import pandas as pd
+
+        return pd.DataFrame([f.to_dict() for f in self.findings], columns=["check", "severity", "message"])
+
+
+def side_by_side(reports: dict[str, Report]):
+    """A DataFrame with one row per check and one column per report: the worst severity and its first message.
+
+    ``"error: emits <|media_start|>, …"``; an empty cell means the check did not run there.
+    """
+    import pandas as pd
+
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    rows: dict[str, dict[str, str]] = {}
+    for name, report in reports.items():
+        worst: dict[str, Finding] = {}
+        for f in report.findings:
+            if f.check not in worst or rank[f.severity] < rank[worst[f.check].severity]:
+                worst[f.check] = f
+        for check, f in worst.items():
+            rows.setdefault(check, {})[name] = f"{f.severity}: {f.message}"
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(reports)).fillna("")
