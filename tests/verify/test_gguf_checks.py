@@ -127,3 +127,12 @@ def test_bad_gguf_files(tmp_path, good):
         check(cut)
     with pytest.raises(InputError, match="no such file"):
         check(tmp_path / "missing.gguf")
+
+
+def test_llama_cpp_stops_on_im_end_by_name_whatever_the_eos_key(assets, tmp_path):
+    g = load(write_vocab_gguf(assets, tmp_path / "old.gguf", eos="[EOS]"))
+    assert g.eos == "[EOS]" and "<|im_end|>" in g.end_of_generation() and "[BOS]" not in g.end_of_generation()
+    rows = {r["content"]: r for r in g.special_rows()}
+    assert rows["[EOS]"]["roles"] == ["eos"] and rows["</think>"]["type"] == "USER_DEFINED"
+    assert not any(r["content"].startswith("<|reserved") for r in g.special_rows())
+    assert len(g.special_rows(reserved=True)) == 256
