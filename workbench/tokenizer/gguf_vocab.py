@@ -66,9 +66,9 @@ def merge_of(token: bytes, ranks: dict[bytes, int]) -> tuple[bytes, bytes]:
     return parts[0], parts[1]
 
 
-def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, eos: str = EOS,
-                     chat_template: str | None = None, control_all: bool = False) -> Path:
-    """Write a vocab-only GGUF for ``assets``; atomic (temp file + rename)."""
+def add_tokenizer(writer, assets: TokenizerAssets, *, eos: str = EOS, chat_template: str | None = None,
+                  control_all: bool = False) -> None:
+    """Add the ``tokenizer.ggml.*`` keys (and the chat template) of ``assets`` to a ``gguf.GGUFWriter``."""
     import gguf
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
@@ -87,6 +87,24 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
     if missing:
         raise InputError(f"{assets.path}: no special token {', '.join(missing)} in the vocabulary")
     merges = [merge_of(tok, assets.ranks) for tok, _ in sorted(assets.ranks.items(), key=lambda kv: kv[1]) if len(tok) > 1]
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("kimi-k2")
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_token_merges([f"{_byte_level(left, table)} {_byte_level(right, table)}" for left, right in merges])
+    writer.add_bos_token_id(ids[BOS])
+    writer.add_eos_token_id(ids[eos])
+    writer.add_pad_token_id(ids[PAD])
+    writer.add_add_bos_token(False)
+    template = chat_template if chat_template is not None else assets.chat_template
+    if template:
+        writer.add_chat_template(template)
+
+
+def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, eos: str = EOS,
+                     chat_template: str | None = None, control_all: bool = False) -> Path:
+    """Write a vocab-only GGUF for ``assets``; atomic (temp file + rename)."""
+    import gguf
 
     out = Path(path)
     with atomic_path(out) as tmp:
@@ -101,18 +119,7 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
         w.add_head_count_kv(1)
         w.add_layer_norm_rms_eps(1e-6)
         w.add_vocab_size(assets.vocab_size)
-        w.add_tokenizer_model("gpt2")
-        w.add_tokenizer_pre("kimi-k2")
-        w.add_token_list(tokens)
-        w.add_token_types(types)
-        w.add_token_merges([f"{_byte_level(left, table)} {_byte_level(right, table)}" for left, right in merges])
-        w.add_bos_token_id(ids[BOS])
-        w.add_eos_token_id(ids[eos])
-        w.add_pad_token_id(ids[PAD])
-        w.add_add_bos_token(False)
-        template = chat_template if chat_template is not None else assets.chat_template
-        if template:
-            w.add_chat_template(template)
+        add_tokenizer(w, assets, eos=eos, chat_template=chat_template, control_all=control_all)
         w.write_header_to_file()
         w.write_kv_data_to_file()
         w.write_tensors_to_file()
