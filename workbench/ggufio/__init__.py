@@ -1,0 +1,10 @@
+"""GGUF files: inspect headers, patch metadata in place or by a safe rewrite, Kimi-shaped models.
+
+- :mod:`.kimi_shape` Kimi K2's tensor table as data, at real scale or toy size
+- :mod:`.tiny`       ``make_tiny_model``: a small Kimi-architecture model llama.cpp runs on CPU
+- :mod:`.sparse`     real-scale Kimi-shaped files whose tensor data is a sparse hole
+- :mod:`.inspect`    ``inspect(path)``: keys, tensors, totals by type and role, split sets
+- :mod:`.patch`      ``patch(path, {key: value})`` in place or by rewrite, backup/restore, ``fix_kimi``
+
+Named ``ggufio`` because ``gguf`` is the library underneath, which does all the parsing.
+"""

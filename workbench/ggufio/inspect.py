@@ -1,0 +1,267 @@
+"""Inspect a GGUF file or split set from its headers: keys, tensors, totals, tokenizer.
+
+``inspect(path)`` opens every file of the set ``path`` belongs to (``X-00002-of-00008.gguf``
+finds its seven siblings) with ``gguf.GGUFReader``, which maps the file and parses the
+header only: tensor data is never read, so a 400 GB set costs its headers (a few MB).
+
+    >>> info = inspect("Kimi-K2-Instruct-UD-Q2_K_XL-00001-of-00008.gguf")    # doctest: +SKIP
+    >>> info.total_bytes, info.by_role()["routed-experts"], info.key_file["tokenizer.chat_template"]   # doctest: +SKIP
+
+Roles group tensors the way offload decisions do: ``routed-experts`` (``*_exps``),
+``shared-experts`` (``*_shexp``), ``router`` (``ffn_gate_inp``, ``exp_probs_b``),
+``attention``, ``dense-ffn`` (block-0 style FFN), ``embeddings``, ``output``, ``norm``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import InputError
+
+SPLIT_NAME = re.compile(r"^(?P<stem>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
+ARRAY_PREVIEW = 8
+
+_ROLES = (
+    (re.compile(r"_exps\."), "routed-experts"),
+    (re.compile(r"_shexp\."), "shared-experts"),
+    (re.compile(r"ffn_gate_inp\.|exp_probs_b"), "router"),
+    (re.compile(r"_norm\."), "norm"),
+    (re.compile(r"\.attn_"), "attention"),
+    (re.compile(r"\.ffn_(gate|up|down)\."), "dense-ffn"),
+    (re.compile(r"^token_embd\."), "embeddings"),
+    (re.compile(r"^output\."), "output"),
+)
+
+
+def role_of(name: str) -> str:
+    """The offload role of a tensor by its GGUF name: ``blk.3.ffn_up_exps.weight -> routed-experts``."""
+    for rx, role in _ROLES:
+        if rx.search(name):
+            return role
+    return "other"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    type: str  # "uint32", "string", "array[string]", …
+    value: object = field(repr=False)
+    length: int | None = None  # arrays
+
+    def summary(self, limit: int = 80) -> str:
+        if self.length is not None:
+            head = ", ".join(repr(v) for v in self.value[:ARRAY_PREVIEW])
+            return f"[{head}{', …' if self.length > ARRAY_PREVIEW else ''}] ({self.length:,} items)"
+        text = repr(self.value)
+        return text if len(text) <= limit else f"{text[:limit]}… ({len(self.value):,} chars)"
+
+    def to_dict(self) -> dict:
+        if self.length is not None:
+            return {"name": self.name, "type": self.type, "length": self.length, "head": self.value[:ARRAY_PREVIEW]}
+        return {"name": self.name, "type": self.type, "value": self.value}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    type: str  # GGML type name: "Q2_K", "F32", …
+    shape: tuple[int, ...]  # GGUF order (fastest dimension first), as llama.cpp prints it
+    n_bytes: int
+    offset: int  # absolute, in its file
+    file: str
+    role: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "type": self.type, "shape": list(self.shape), "bytes": self.n_bytes,
+                "offset": self.offset, "file": self.file, "role": self.role}
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: Path
+    version: int
+    alignment: int
+    data_offset: int  # where tensor data starts: everything before it is the header
+    size: int
+    keys: dict[str, KeyInfo]
+    tensors: list[TensorInfo]
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "version": self.version, "alignment": self.alignment,
+                "header_bytes": self.data_offset, "size": self.size, "n_keys": len(self.keys),
+                "n_tensors": len(self.tensors)}
+
+
+@dataclass
+class GGUFInfo:
+    """One GGUF file or a whole split set, from the headers."""
+
+    files: list[FileInfo]
+
+    @property
+    def path(self) -> Path:
+        return self.files[0].path
+
+    @property
+    def keys(self) -> dict[str, KeyInfo]:
+        out: dict[str, KeyInfo] = {}
+        for f in self.files:
+            for k, v in f.keys.items():
+                out.setdefault(k, v)
+        return out
+
+    @property
+    def key_file(self) -> dict[str, str]:
+        """Key -> the name of the first file that holds it (tokenizer keys live in split 1)."""
+        out: dict[str, str] = {}
+        for f in self.files:
+            for k in f.keys:
+                out.setdefault(k, f.path.name)
+        return out
+
+    @property
+    def tensors(self) -> list[TensorInfo]:
+        return [t for f in self.files for t in f.tensors]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def tensor_bytes(self) -> int:
+        return sum(t.n_bytes for t in self.tensors)
+
+    def value(self, key: str, default=None):
+        k = self.keys.get(key)
+        return k.value if k is not None else default
+
+    def by_type(self) -> dict[str, int]:
+        """GGML type -> bytes, largest first."""
+        return _totals(self.tensors, lambda t: t.type)
+
+    def by_role(self) -> dict[str, int]:
+        """Role -> bytes, largest first."""
+        return _totals(self.tensors, lambda t: t.role)
+
+    def tokenizer(self) -> dict:
+        """A summary of the tokenizer keys: model, pre, size, bos/eos/pad (id and text), template."""
+        keys = self.keys
+        tokens = keys.get("tokenizer.ggml.tokens")
+        out: dict = {"model": self.value("tokenizer.ggml.model"), "pre": self.value("tokenizer.ggml.pre"),
+                     "n_tokens": tokens.length if tokens else None}
+        for role, key in (("bos", "bos_token_id"), ("eos", "eos_token_id"), ("pad", "padding_token_id")):
+            tid = self.value(f"tokenizer.ggml.{key}")
+            text = tokens.value[tid] if tokens is not None and isinstance(tid, int) and 0 <= tid < tokens.length else None
+            out[role] = {"id": tid, "content": text}
+        template = self.value("tokenizer.chat_template")
+        out["chat_template_chars"] = len(template) if isinstance(template, str) else None
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "path": str(self.path),
+            "files": [f.to_dict() for f in self.files],
+            "total_bytes": self.total_bytes,
+            "tensor_bytes": self.tensor_bytes,
+            "n_tensors": len(self.tensors),
+            "keys": [k.to_dict() for k in self.keys.values()],
+            "key_file": self.key_file,
+            "by_type": self.by_type(),
+            "by_role": self.by_role(),
+            "tokenizer": self.tokenizer(),
+            "tensors": [t.to_dict() for t in self.tensors],
+        }
+
+
+def _totals(tensors, key) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in tensors:
+        out[key(t)] = out.get(key(t), 0) + t.n_bytes
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def split_members(path: str | os.PathLike[str]) -> list[Path]:
+    """All files of the split set ``path`` belongs to, in order; ``[path]`` for a single file.
+
+    A missing member is an :class:`InputError` naming it.
+    """
+    p = Path(path)
+    m = SPLIT_NAME.match(p.name)
+    if not m:
+        return [p]
+    count = int(m["count"])
+    members = [p.with_name(f"{m['stem']}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+    missing = [q.name for q in members if not q.is_file()]
+    if missing:
+        raise InputError(f"{p}: split set incomplete, missing {', '.join(missing[:3])}"
+                         f"{f' and {len(missing) - 3} more' if len(missing) > 3 else ''}")
+    return members
+
+
+def open_reader(path: Path, mode: str = "r"):
+    """``gguf.GGUFReader`` on one file, or a one-line :class:`InputError`."""
+    import gguf
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+    if magic != b"GGUF":
+        raise InputError(f"{path}: not a GGUF file (magic {magic!r}, expected b'GGUF')")
+    try:
+        return gguf.GGUFReader(path, mode)
+    except PermissionError as e:
+        raise InputError(f"{path}: cannot open for {'writing' if mode != 'r' else 'reading'}: permission denied") from e
+    except Exception as e:  # the reader raises ValueError, struct and numpy errors on bad bytes
+        raise InputError(f"{path}: not a readable GGUF file ({type(e).__name__}: {e})") from e
+
+
+def _type_name(f) -> str:
+    import gguf
+
+    main = f.types[0]
+    if main == gguf.GGUFValueType.ARRAY:
+        return f"array[{f.types[-1].name.lower()}]" if len(f.types) > 1 else "array"
+    return main.name.lower()
+
+
+def read_file(path: Path) -> FileInfo:
+    import gguf
+
+    r = open_reader(path)
+    keys = {}
+    for name, f in r.fields.items():
+        if name.startswith("GGUF."):
+            continue
+        is_array = f.types[0] == gguf.GGUFValueType.ARRAY
+        value = f.contents()
+        keys[name] = KeyInfo(name, _type_name(f), value, len(f.data) if is_array else None)
+    size = path.stat().st_size
+    tensors = []
+    for t in r.tensors:
+        offset = int(t.data_offset)
+        if offset + int(t.n_bytes) > size:
+            raise InputError(f"{path}: tensor {t.name} ends at byte {offset + int(t.n_bytes):,}, beyond the file "
+                             f"({size:,} bytes): truncated tensor data")
+        tensors.append(TensorInfo(t.name, t.tensor_type.name, tuple(int(d) for d in t.shape), int(t.n_bytes),
+                                  offset, path.name, role_of(t.name)))
+    version = r.fields["GGUF.version"].contents() if "GGUF.version" in r.fields else None
+    return FileInfo(path, version, int(r.alignment), int(r.data_offset), size, keys, tensors)
+
+
+def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
+    """Headers of ``path`` and, when it is one file of a split set, of every other member."""
+    members = split_members(path)
+    files = [read_file(p) for p in members]
+    count = files[0].keys.get("split.count")
+    if count is not None and count.value != len(files):
+        raise InputError(f"{files[0].path}: split.count is {count.value} but {len(files)} file(s) were found")
+    return GGUFInfo(files)

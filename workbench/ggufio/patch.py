@@ -1,0 +1,709 @@
+"""Patch GGUF metadata without a re-download: in place when the bytes fit, else a safe rewrite.
+
+``patch(path, {"tokenizer.ggml.eos_token_id": 163586})`` plans, applies, verifies:
+
+- **in place** (O(1) in file size): a scalar keeps its GGUF type and is overwritten where it
+  lies; a string whose new UTF-8 bytes have the old length likewise; a shorter
+  ``tokenizer.chat_template`` is padded to the old length with a Jinja comment
+  (``{#   #}``), accepted only when HF renders the padded and the unpadded template
+  identically on the conversation suite;
+- **rewrite** (anything else: longer strings, new or removed keys, type changes): a new
+  file beside the old one, header written by ``gguf.GGUFWriter``, tensor data streamed
+  across (progress bar, hashed), fsynced, re-read and compared, then renamed over the old.
+  Free disk space is checked first.
+
+Only the file of a split set that holds the key is touched (new keys go to split 1).
+
+Safety: an in-place patch first writes a *journal* beside the file (the original bytes of
+every range it will overwrite, fsynced), then overwrites, fsyncs, verifies, and deletes
+the journal. A patch killed at any point leaves the original file, the fully patched
+file, or a journal from which :func:`recover` (run by every patch and restore) puts the
+original bytes back. A rewrite only ever renames a complete, verified file over the old
+one, and keeps a hard link to the old until llama.cpp has loaded the new.
+
+``backup=True`` keeps the original header (every byte before tensor data) in
+``PATH.wb-backup``; :func:`restore` writes it back (in place when the header length is
+unchanged, else by rewrite). Verification after every patch: the new values re-read with
+``gguf``, tensor offsets unchanged (rewrite: tensor bytes hashed equal), and llama.cpp
+loads the file ``vocab_only`` and reports the new EOS / template.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import InputError, WorkbenchError
+from workbench.ggufio.inspect import inspect, open_reader, split_members
+
+JOURNAL_SUFFIX = ".wb-journal"
+BACKUP_SUFFIX = ".wb-backup"
+TEMPLATE_KEY = "tokenizer.chat_template"
+CHUNK = 64 << 20
+_INT_RANGES = {
+    "uint8": (0, 2**8 - 1), "int8": (-(2**7), 2**7 - 1), "uint16": (0, 2**16 - 1), "int16": (-(2**15), 2**15 - 1),
+    "uint32": (0, 2**32 - 1), "int32": (-(2**31), 2**31 - 1), "uint64": (0, 2**64 - 1), "int64": (-(2**63), 2**63 - 1),
+}
+_FLOATS = ("float32", "float64")
+
+
+def journal_path(path: Path) -> Path:
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + BACKUP_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    old: object  # None: a new key
+    new: object  # None: the key is removed
+    type: str
+    how: str  # "in-place" | "rewrite" | "unchanged"
+    note: str = ""
+
+    def describe(self) -> str:
+        def show(v):
+            text = repr(v)
+            return text if len(text) <= 60 else f"{text[:57]}… ({len(v):,} chars)"
+        old = "(absent)" if self.old is None else show(self.old)
+        new = "(removed)" if self.new is None else show(self.new)
+        return f"{self.key} ({self.type}): {old} -> {new}  [{self.how}{'; ' + self.note if self.note else ''}]"
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "type": self.type, "old": self.old, "new": self.new, "how": self.how, "note": self.note}
+
+
+@dataclass
+class Plan:
+    """What a patch will do to one file."""
+
+    path: Path
+    changes: list[Change]
+    edits: list[tuple[int, bytes]] = field(default_factory=list, repr=False)  # in-place: (offset, new bytes)
+    write_bytes: int = 0
+
+    @property
+    def mode(self) -> str:
+        hows = {c.how for c in self.changes} - {"unchanged"}
+        return "none" if not hows else "rewrite" if "rewrite" in hows else "in-place"
+
+    def describe(self) -> str:
+        lines = [c.describe() for c in self.changes]
+        verb = {"none": "nothing to change", "in-place": "in place", "rewrite": "rewrite of the file"}[self.mode]
+        lines.append(f"{self.path.name}: {verb}, {self.write_bytes:,} bytes to write")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "mode": self.mode, "write_bytes": self.write_bytes,
+                "changes": [c.to_dict() for c in self.changes]}
+
+
+@dataclass
+class Result:
+    plan: Plan
+    applied: bool
+    verified: list[str] = field(default_factory=list)  # what was checked after writing
+    backup: Path | None = None
+    recovered: bool = False  # an interrupted earlier patch was rolled back first
+
+    def to_dict(self) -> dict:
+        return {**self.plan.to_dict(), "applied": self.applied, "verified": self.verified,
+                "backup": str(self.backup) if self.backup else None, "recovered": self.recovered}
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def parse_value(text: str, type_name: str | None):
+    """A ``--set`` value in the key's type; ``type_name`` None (a new key) infers bool, int, float, str."""
+    if type_name is None:
+        low = text.lower()
+        if low in ("true", "false"):
+            return low == "true", "bool"
+        for conv in (int, float):
+            try:
+                value = conv(text)
+            except ValueError:
+                continue
+            return value, _new_key_type(value)
+        return text, "string"
+    if type_name == "bool":
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise InputError(f"expected true or false for a bool key, got {text!r}")
+        return text.lower() in ("true", "1"), type_name
+    if type_name in _INT_RANGES:
+        try:
+            return int(text, 0), type_name
+        except ValueError:
+            raise InputError(f"expected an integer for a {type_name} key, got {text!r}") from None
+    if type_name in _FLOATS:
+        try:
+            return float(text), type_name
+        except ValueError:
+            raise InputError(f"expected a number for a {type_name} key, got {text!r}") from None
+    if type_name == "string":
+        return text, type_name
+    raise InputError(f"cannot set a {type_name} key from the command line; arrays are changed through the API")
+
+
+def _check_fits(key: str, value, type_name: str) -> None:
+    if type_name in _INT_RANGES:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"{key} is {type_name}; {value!r} is not an integer")
+        lo, hi = _INT_RANGES[type_name]
+        if not lo <= value <= hi:
+            raise InputError(f"{key} is {type_name}; {value} does not fit ({lo}..{hi})")
+    elif type_name == "bool" and not isinstance(value, bool):
+        raise InputError(f"{key} is bool; {value!r} is not true/false")
+    elif type_name in _FLOATS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise InputError(f"{key} is {type_name}; {value!r} is not a number")
+    elif type_name == "string" and not isinstance(value, str):
+        raise InputError(f"{key} is a string; {value!r} is not")
+
+
+def _value_type(gguf, name: str):
+    return gguf.GGUFValueType[name.upper()]
+
+
+def padded_template(old_len: int, new: str) -> str | None:
+    """``new`` padded with a Jinja comment to exactly ``old_len`` UTF-8 bytes, or None when it cannot be."""
+    gap = old_len - len(new.encode("utf-8"))
+    if gap < 4:
+        return None
+    return new + "{#" + " " * (gap - 4) + "#}"
+
+
+def _renders_same(a: str, b: str) -> bool:
+    """HF renders ``a`` and ``b`` identically (or with the same error) on every suite conversation."""
+    from workbench.chat.render import TemplateError, render
+    from workbench.chat.suite import SUITE
+
+    for case in SUITE:
+        outs = []
+        for t in (a, b):
+            try:
+                outs.append(render(t, case.messages, tools=case.tools, add_generation_prompt=case.add_generation_prompt))
+            except TemplateError as e:
+                outs.append(f"error: {e}")
+        if outs[0] != outs[1]:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+def plan(path: str | os.PathLike[str], values: Mapping[str, object], *, remove: Sequence[str] = ()) -> list[Plan]:
+    """One :class:`Plan` per file of the set that a change touches (none are applied)."""
+    import gguf
+
+    info = inspect(path)
+    by_file: dict[Path, list[tuple[str, object]]] = {}
+    first = info.files[0].path
+    for key in remove:
+        if key not in info.keys:
+            raise InputError(f"{first}: no key {key!r} to remove")
+    for key in [*values, *remove]:
+        if key.startswith("GGUF.") or key in ("general.architecture", "general.alignment") or key.startswith("split."):
+            raise InputError(f"{key} describes the file's layout and cannot be patched")
+    for key, value in values.items():
+        holder = next((f.path for f in info.files if key in f.keys), first)
+        by_file.setdefault(holder, []).append((key, value))
+    for key in remove:
+        holder = next(f.path for f in info.files if key in f.keys)
+        by_file.setdefault(holder, []).append((key, None))
+
+    plans = []
+    for file_path, items in by_file.items():
+        reader = open_reader(file_path)
+        changes, edits = [], []
+        for key, value in items:
+            f = reader.get_field(key)
+            if f is None:
+                if value is None:
+                    continue
+                type_name = _new_key_type(value)
+                if type_name is None:
+                    raise InputError(f"{key}: new keys take a bool, int, float or string")
+                changes.append(Change(key, None, value, type_name, "rewrite", "new key"))
+                continue
+            type_name = f.types[0].name.lower()
+            old = f.contents()
+            if value is None:
+                changes.append(Change(key, old, None, type_name, "rewrite", "key removed"))
+                continue
+            if f.types[0] == gguf.GGUFValueType.ARRAY:
+                if not isinstance(value, list):
+                    raise InputError(f"{key} is an array; pass a list")
+                sub = f.types[-1]
+                if value == old:
+                    changes.append(Change(key, old, value, f"array[{sub.name.lower()}]", "unchanged"))
+                elif sub != gguf.GGUFValueType.STRING and len(value) == len(old):
+                    import numpy as np
+
+                    dtype = reader.gguf_scalar_to_np[sub]
+                    for i, v in enumerate(value):
+                        if v != old[i]:
+                            _check_fits(f"{key}[{i}]", v, sub.name.lower())
+                            edits.append((_part_offset(f, f.data[i]), np.array([v], dtype=dtype).tobytes()))
+                    changes.append(Change(key, f"{len(old)} items", f"{sum(a != b for a, b in zip(old, value))} changed",
+                                          f"array[{sub.name.lower()}]", "in-place"))
+                else:
+                    changes.append(Change(key, f"{len(old)} items", f"{len(value)} items", f"array[{sub.name.lower()}]",
+                                          "rewrite", "array length or string items change"))
+                continue
+            _check_fits(key, value, type_name)
+            if value == old:
+                changes.append(Change(key, old, value, type_name, "unchanged"))
+                continue
+            if type_name != "string":
+                import numpy as np
+
+                dtype = reader.gguf_scalar_to_np[f.types[0]]
+                edits.append((_part_offset(f, len(f.parts) - 1), np.array([value], dtype=dtype).tobytes()))
+                changes.append(Change(key, old, value, type_name, "in-place"))
+                continue
+            new_bytes = value.encode("utf-8")
+            old_len = len(f.parts[-1])
+            note = ""
+            if len(new_bytes) != old_len and key == TEMPLATE_KEY:
+                padded = padded_template(old_len, value)
+                if padded is not None and _renders_same(value, padded):
+                    new_bytes, note = padded.encode("utf-8"), f"padded to the old length with a {old_len - len(value.encode())}-byte Jinja comment"
+            if len(new_bytes) == old_len:
+                edits.append((_part_offset(f, len(f.parts) - 1), new_bytes))
+                changes.append(Change(key, old, value, type_name, "in-place", note))
+            else:
+                changes.append(Change(key, old, value, type_name, "rewrite",
+                                      f"{len(new_bytes):,} bytes where the old value has {old_len:,}"))
+        p = Plan(file_path, changes, edits)
+        p.write_bytes = sum(len(b) for _, b in edits) if p.mode == "in-place" else \
+            (file_path.stat().st_size if p.mode == "rewrite" else 0)
+        plans.append(p)
+    return plans
+
+
+def _new_key_type(value) -> str | None:
+    """The GGUF type a new key gets from its Python value (as ``parse_value`` infers it from text)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int32" if value < 0 else "uint32"
+    return {float: "float32", str: "string"}.get(type(value))
+
+
+def _part_offset(f, index: int) -> int:
+    return int(f.offset) + sum(int(p.nbytes) for p in f.parts[:index])
+
+
+# ---------------------------------------------------------------------------- journal
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pwrite(fd: int, offset: int, data: bytes) -> None:
+    if os.pwrite(fd, data, offset) != len(data):
+        raise OSError(f"short write at offset {offset}")
+
+
+def _write_journal(path: Path, fd: int, edits: Sequence[tuple[int, bytes]]) -> Path:
+    """Record the original bytes of every range about to be overwritten; durable before any overwrite."""
+    originals = [(off, os.pread(fd, len(new), off)) for off, new in edits]
+    head = json.dumps({"file": path.name, "size": path.stat().st_size,
+                       "ranges": [[off, len(old)] for off, old in originals]}).encode() + b"\n"
+    journal = journal_path(path)
+    tmp = journal.with_name(journal.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(head + b"".join(old for _, old in originals))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, journal)
+    _fsync_dir(journal)
+    return journal
+
+
+def recover(path: str | os.PathLike[str]) -> bool:
+    """Roll back an interrupted in-place patch from its journal; True when there was one."""
+    p = Path(path)
+    journal = journal_path(p)
+    journal.with_name(journal.name + ".tmp").unlink(missing_ok=True)  # a journal not yet complete: nothing written
+    if not journal.exists():
+        return False
+    raw = journal.read_bytes()
+    head, _, body = raw.partition(b"\n")
+    try:
+        meta = json.loads(head)
+        ranges = [(int(o), int(n)) for o, n in meta["ranges"]]
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{journal}: unreadable patch journal ({e}); the file may be half-patched") from e
+    if sum(n for _, n in ranges) != len(body):
+        raise InputError(f"{journal}: truncated patch journal; the file may be half-patched")
+    try:
+        fd = os.open(p, os.O_RDWR)
+    except OSError as e:
+        raise InputError(f"{p}: cannot open to roll back an interrupted patch: {e.strerror}") from e
+    try:
+        pos = 0
+        for off, n in ranges:
+            _pwrite(fd, off, body[pos:pos + n])
+            pos += n
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    journal.unlink()
+    _fsync_dir(journal)
+    return True
+
+
+# ---------------------------------------------------------------------------- apply
+
+
+def _writable(path: Path) -> None:
+    if not os.access(path, os.W_OK):
+        raise InputError(f"{path}: read-only file; nothing was changed")
+    if not os.access(path.parent, os.W_OK):
+        raise InputError(f"{path.parent}: folder is read-only; nothing was changed")
+
+
+def _save_backup(path: Path, header_bytes: int) -> Path:
+    target = backup_path(path)
+    if target.exists():
+        return target  # the oldest header is the one worth keeping
+    from workbench.files import atomic_path
+
+    with open(path, "rb") as src, atomic_path(target) as tmp:
+        header = src.read(header_bytes)
+        meta = json.dumps({"file": path.name, "header_bytes": header_bytes, "size": path.stat().st_size,
+                           "sha256": hashlib.sha256(header).hexdigest()}).encode() + b"\n"
+        tmp.write_bytes(meta + header)
+    _fsync_dir(target)
+    return target
+
+
+def _apply_in_place(p: Plan) -> None:
+    fd = os.open(p.path, os.O_RDWR)
+    try:
+        _write_journal(p.path, fd, p.edits)
+        for off, data in p.edits:
+            _pwrite(fd, off, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _rewrite(p: Plan, values: Mapping[str, object], remove: Sequence[str], *, header: bytes | None = None,
+             progress: bool = True) -> tuple[Path, str]:
+    """Write the new file beside ``p.path``; returns (temp path, sha256 of tensor data)."""
+    import gguf
+    from tqdm.auto import tqdm
+
+    reader = open_reader(p.path)
+    size = p.path.stat().st_size
+    free = shutil.disk_usage(p.path.parent).free
+    if free < size + (64 << 20):
+        raise InputError(f"{p.path}: a rewrite needs {size / 2**30:.1f} GiB free beside the file, "
+                         f"{free / 2**30:.1f} GiB available; nothing was changed")
+    tmp = p.path.with_name(f".{p.path.name}.wb-rewrite")
+    tensors = sorted(reader.tensors, key=lambda t: int(t.data_offset))
+    if header is None:
+        arch = reader.get_field("general.architecture")
+        w = gguf.GGUFWriter(tmp, arch=arch.contents() if arch else "unknown")
+        w.data_alignment = int(reader.alignment)
+        for name, f in reader.fields.items():
+            if name.startswith("GGUF.") or name == "general.architecture" or name in remove:
+                continue
+            sub = f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None
+            value = values[name] if name in values else f.contents()
+            w.add_key_value(name, value, f.types[0], sub_type=sub)
+        for name, value in values.items():
+            if reader.get_field(name) is None:
+                w.add_key_value(name, value, _value_type(gguf, next(c.type for c in p.changes if c.key == name)))
+        for t in reader.tensors:
+            w.add_tensor_info(t.name, t.data.shape, t.data.dtype, int(t.data.nbytes), raw_dtype=t.tensor_type)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        w.close()
+        out = open(tmp, "r+b")
+        out.seek(0, os.SEEK_END)
+        out.write(b"\0" * (gguf.GGUFWriter.ggml_pad(out.tell(), int(reader.alignment)) - out.tell()))
+    else:
+        out = open(tmp, "wb")
+        out.write(header)
+    digest = hashlib.sha256()
+    data_start = out.tell()
+    base = int(reader.data_offset)
+    try:
+        with open(p.path, "rb") as src, tqdm(total=sum(int(t.n_bytes) for t in tensors), unit="B", unit_scale=True,
+                                             desc=f"rewrite {p.path.name}", disable=not progress) as bar:
+            for t in tensors:
+                rel = int(t.data_offset) - base
+                out.write(b"\0" * (data_start + rel - out.tell()))
+                src.seek(int(t.data_offset))
+                left = int(t.n_bytes)
+                while left:
+                    chunk = _copy_chunk(src, out, min(CHUNK, left))
+                    digest.update(chunk)
+                    left -= len(chunk)
+                    bar.update(len(chunk))
+        out.write(b"\0" * (data_start + (size - base) - out.tell()))  # trailing padding, as in the original
+        out.flush()
+        os.fsync(out.fileno())
+    except BaseException:
+        out.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    out.close()
+    return tmp, digest.hexdigest()
+
+
+def _copy_chunk(src, out, n: int) -> bytes:
+    chunk = src.read(n)
+    if len(chunk) != n:
+        raise InputError(f"{src.name}: truncated tensor data (wanted {n:,} bytes at {src.tell():,})")
+    out.write(chunk)
+    return chunk
+
+
+def _tensor_digest(path: Path) -> tuple[str, list[tuple[str, int]]]:
+    reader = open_reader(path)
+    base = int(reader.data_offset)
+    digest = hashlib.sha256()
+    layout = []
+    with open(path, "rb") as f:
+        for t in sorted(reader.tensors, key=lambda t: int(t.data_offset)):
+            layout.append((t.name, int(t.data_offset) - base))
+            f.seek(int(t.data_offset))
+            left = int(t.n_bytes)
+            while left:
+                chunk = f.read(min(CHUNK, left))
+                if not chunk:
+                    raise InputError(f"{path}: truncated tensor data")
+                digest.update(chunk)
+                left -= len(chunk)
+    return digest.hexdigest(), layout
+
+
+def _check_values(path: Path, values: Mapping[str, object], remove: Sequence[str]) -> list[str]:
+    reader = open_reader(path)
+    done = []
+    for key, want in values.items():
+        f = reader.get_field(key)
+        got = f.contents() if f is not None else None
+        if isinstance(got, float) and isinstance(want, (int, float)):
+            ok = abs(got - want) <= 1e-6 * max(1.0, abs(want))
+        elif key == TEMPLATE_KEY and isinstance(got, str) and got != want:
+            ok = got.startswith(want) and got[len(want):].startswith("{#") and got.endswith("#}")
+        else:
+            ok = got == want
+        if not ok:
+            raise WorkbenchError(f"{path}: after patching, {key} reads {got!r}, expected {want!r}")
+        done.append(f"{key} re-read")
+    for key in remove:
+        if reader.get_field(key) is not None:
+            raise WorkbenchError(f"{path}: {key} is still present after removal")
+        done.append(f"{key} absent")
+    return done
+
+
+def _llama_check(first: Path, values: Mapping[str, object]) -> list[str]:
+    """llama.cpp loads the file (vocab only) and sees the new EOS and template."""
+    import llama_cpp
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    try:
+        with suppress_stdout_stderr(disable=False):
+            llm = llama_cpp.Llama(str(first), vocab_only=True, verbose=False)
+    except (ValueError, RuntimeError) as e:
+        raise WorkbenchError(f"{first}: llama.cpp cannot load the patched file: {e}") from e
+    done = ["llama.cpp loads it (vocab_only)"]
+    eos = values.get("tokenizer.ggml.eos_token_id")
+    if eos is not None:
+        if llm.token_eos() != eos:
+            raise WorkbenchError(f"{first}: llama.cpp reports EOS {llm.token_eos()}, expected {eos}")
+        done.append(f"llama.cpp EOS = {eos}")
+    template = values.get(TEMPLATE_KEY)
+    if template is not None:
+        seen = llm.metadata.get(TEMPLATE_KEY, "")
+        if not seen.startswith(template):
+            raise WorkbenchError(f"{first}: llama.cpp reads a different chat template")
+        done.append("llama.cpp reads the new template")
+    del llm
+    return done
+
+
+def patch(
+    path: str | os.PathLike[str],
+    values: Mapping[str, object],
+    *,
+    remove: Sequence[str] = (),
+    dry_run: bool = False,
+    backup: bool = False,
+    progress: bool = True,
+    llama_check: bool = True,
+) -> list[Result]:
+    """Set ``values`` (key -> new value; types kept) and remove keys in the file(s) of ``path``."""
+    members = split_members(path)
+    recovered = any(recover(m) for m in members) if not dry_run else False
+    plans = plan(path, values, remove=remove)
+    results = []
+    for p in plans:
+        mine = {k: v for k, v in values.items() if any(c.key == k for c in p.changes)}
+        gone = [k for k in remove if any(c.key == k for c in p.changes)]
+        if dry_run or p.mode == "none":
+            results.append(Result(p, applied=False, recovered=recovered))
+            continue
+        _writable(p.path)
+        reader_offset = int(open_reader(p.path).data_offset)
+        saved = _save_backup(p.path, reader_offset) if backup else None
+        if p.mode == "in-place":
+            results.append(_finish_in_place(p, mine, gone, members[0], saved, recovered, llama_check))
+        else:
+            results.append(_finish_rewrite(p, mine, gone, members[0], saved, recovered, llama_check, progress))
+    return results
+
+
+def _finish_in_place(p: Plan, values, remove, first: Path, saved, recovered, llama_check) -> Result:
+    before = [(t.name, t.offset) for t in inspect_file_tensors(p.path)]
+    _apply_in_place(p)
+    try:
+        verified = _check_values(p.path, values, remove)
+        if [(t.name, t.offset) for t in inspect_file_tensors(p.path)] != before:
+            raise WorkbenchError(f"{p.path}: tensor offsets moved")
+        verified.append("tensor offsets unchanged")
+        if llama_check:
+            verified += _llama_check(first, values)
+    except BaseException:
+        recover(p.path)
+        raise
+    journal_path(p.path).unlink()
+    _fsync_dir(p.path)
+    return Result(p, True, verified, saved, recovered)
+
+
+def _finish_rewrite(p: Plan, values, remove, first: Path, saved, recovered, llama_check, progress) -> Result:
+    old_digest, old_layout = _tensor_digest(p.path)
+    tmp, digest = _rewrite(p, values, remove, progress=progress)
+    try:
+        verified = _check_values(tmp, values, remove)
+        new_digest, new_layout = _tensor_digest(tmp)
+        if new_digest != old_digest or digest != old_digest:
+            raise WorkbenchError(f"{p.path}: tensor data differs after the rewrite; the original is kept")
+        if new_layout != old_layout:
+            raise WorkbenchError(f"{p.path}: tensor layout differs after the rewrite; the original is kept")
+        verified.append(f"tensor data sha256 equal ({digest[:12]}…), relative offsets unchanged")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    keep = p.path.with_name(f".{p.path.name}.wb-old")
+    keep.unlink(missing_ok=True)
+    os.link(p.path, keep)
+    os.replace(tmp, p.path)
+    _fsync_dir(p.path)
+    try:
+        if llama_check:
+            verified += _llama_check(first, values)
+    except BaseException:
+        os.replace(keep, p.path)
+        _fsync_dir(p.path)
+        raise
+    keep.unlink()
+    return Result(p, True, verified, saved, recovered)
+
+
+def inspect_file_tensors(path: Path):
+    from workbench.ggufio.inspect import read_file
+
+    return read_file(path).tensors
+
+
+# ---------------------------------------------------------------------------- restore and Kimi fixes
+
+
+def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path]:
+    """Put back the header saved by ``backup=True`` in every file of the set that has one; returns them."""
+    done = []
+    for member in split_members(path):
+        recover(member)
+        saved = backup_path(member)
+        if not saved.exists():
+            continue
+        head, _, header = saved.read_bytes().partition(b"\n")
+        meta = json.loads(head)
+        if hashlib.sha256(header).hexdigest() != meta["sha256"] or len(header) != meta["header_bytes"]:
+            raise InputError(f"{saved}: damaged backup (checksum mismatch); nothing was changed")
+        _writable(member)
+        current = int(open_reader(member).data_offset)
+        if current == len(header):
+            p = Plan(member, [], [(0, header)])
+            fd = os.open(member, os.O_RDWR)
+            try:
+                _write_journal(member, fd, p.edits)
+                _pwrite(fd, 0, header)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            journal_path(member).unlink()
+        else:
+            p = Plan(member, [])
+            old_digest, _ = _tensor_digest(member)
+            tmp, digest = _rewrite(p, {}, (), header=header, progress=progress)
+            if _tensor_digest(tmp)[0] != old_digest:
+                tmp.unlink(missing_ok=True)
+                raise WorkbenchError(f"{member}: tensor data differs after restoring; the patched file is kept")
+            os.replace(tmp, member)
+        _fsync_dir(member)
+        saved.unlink()
+        done.append(member)
+    if not done:
+        raise InputError(f"{path}: no backup to restore (patch with --backup keeps one)")
+    return done
+
+
+def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None) -> dict[str, object]:
+    """The values that fix an old Kimi file: EOS on ``<|im_end|>`` (looked up in the file's own
+    vocabulary) and, when given, the chat template. Empty when it is already fixed."""
+    from workbench.tokenizer.special import EOS
+
+    info = inspect(path)
+    tokens = info.keys.get("tokenizer.ggml.tokens")
+    if tokens is None:
+        raise InputError(f"{info.path}: no tokenizer metadata (tokenizer.ggml.tokens); pass split 1 of the set")
+    try:
+        im_end = tokens.value.index(EOS)
+    except ValueError:
+        raise InputError(f"{info.path}: the vocabulary has no {EOS} token; not a Kimi tokenizer") from None
+    fixes: dict[str, object] = {}
+    if info.value("tokenizer.ggml.eos_token_id") != im_end:
+        fixes["tokenizer.ggml.eos_token_id"] = im_end
+    current = info.value(TEMPLATE_KEY)
+    if template is not None and current != template and not (
+            isinstance(current, str) and current.startswith(template) and current[len(template):].startswith("{#")):
+        fixes[TEMPLATE_KEY] = template
+    return fixes
+
+
+def fix_kimi(path: str | os.PathLike[str], *, template: str | None = None, dry_run: bool = False,
+             backup: bool = False, progress: bool = True) -> list[Result]:
+    """Apply :func:`kimi_fixes`; ``[]`` when the file is already fixed."""
+    fixes = kimi_fixes(path, template=template)
+    if not fixes:
+        return []
+    return patch(path, fixes, dry_run=dry_run, backup=backup, progress=progress)
+
+
+__all__ = ["Change", "Plan", "Result", "fix_kimi", "kimi_fixes", "parse_value", "patch", "plan", "recover", "restore"]
