@@ -330,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("tokens", cmd_tokens, "the special-token table of a tokenizer folder or GGUF file")
     p.add_argument("path", metavar="PATH", help="HF snapshot folder, its tokenizer_config.json, or a GGUF file")
     p.add_argument("--all", action="store_true", help="include the reserved slots")
+
+    from workbench import cli_gguf
+
+    cli_gguf.register(sub, add)
     return parser
 
 

@@ -221,6 +221,8 @@ def open_reader(path: Path, mode: str = "r"):
     except PermissionError as e:
         raise InputError(f"{path}: cannot open for {'writing' if mode != 'r' else 'reading'}: permission denied") from e
     except Exception as e:  # the reader raises ValueError, struct and numpy errors on bad bytes
+        if "cannot reshape array" in str(e):  # a tensor view runs past the end of the file
+            raise InputError(f"{path}: truncated tensor data ({path.stat().st_size:,} bytes; {e})") from e
         raise InputError(f"{path}: not a readable GGUF file ({type(e).__name__}: {e})") from e
 
 
@@ -260,6 +262,11 @@ def read_file(path: Path) -> FileInfo:
 def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
     """Headers of ``path`` and, when it is one file of a split set, of every other member."""
     members = split_members(path)
+    for m in members:
+        journal = m.with_name(m.name + ".wb-journal")
+        if journal.exists():
+            raise InputError(f"{m}: an interrupted patch left {journal.name}; run `kimi-wb gguf restore {m}` "
+                             "to roll it back")
     files = [read_file(p) for p in members]
     count = files[0].keys.get("split.count")
     if count is not None and count.value != len(files):

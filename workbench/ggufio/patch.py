@@ -339,6 +339,9 @@ def _write_journal(path: Path, fd: int, edits: Sequence[tuple[int, bytes]]) -> P
 def recover(path: str | os.PathLike[str]) -> bool:
     """Roll back an interrupted in-place patch from its journal; True when there was one."""
     p = Path(path)
+    # a rewrite killed before its rename leaves only a temp file; after it, a link to the old file: both are litter
+    p.with_name(f".{p.name}.wb-rewrite").unlink(missing_ok=True)
+    p.with_name(f".{p.name}.wb-old").unlink(missing_ok=True)
     journal = journal_path(p)
     journal.with_name(journal.name + ".tmp").unlink(missing_ok=True)  # a journal not yet complete: nothing written
     if not journal.exists():
@@ -373,7 +376,8 @@ def recover(path: str | os.PathLike[str]) -> bool:
 
 
 def _writable(path: Path) -> None:
-    if not os.access(path, os.W_OK):
+    # no write bit for anyone counts as read-only even for root, who os.access lets through
+    if not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222:
         raise InputError(f"{path}: read-only file; nothing was changed")
     if not os.access(path.parent, os.W_OK):
         raise InputError(f"{path.parent}: folder is read-only; nothing was changed")
@@ -558,7 +562,7 @@ def patch(
 ) -> list[Result]:
     """Set ``values`` (key -> new value; types kept) and remove keys in the file(s) of ``path``."""
     members = split_members(path)
-    recovered = any(recover(m) for m in members) if not dry_run else False
+    recovered = any([recover(m) for m in members]) if not dry_run else False
     plans = plan(path, values, remove=remove)
     results = []
     for p in plans:
@@ -635,10 +639,12 @@ def inspect_file_tensors(path: Path):
 
 
 def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path]:
-    """Put back the header saved by ``backup=True`` in every file of the set that has one; returns them."""
+    """Roll back an interrupted patch, and put back the header saved by ``backup=True``, in every file
+    of the set; returns the files changed."""
     done = []
     for member in split_members(path):
-        recover(member)
+        if recover(member):
+            done.append(member)
         saved = backup_path(member)
         if not saved.exists():
             continue
@@ -668,7 +674,8 @@ def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path
             os.replace(tmp, member)
         _fsync_dir(member)
         saved.unlink()
-        done.append(member)
+        if member not in done:
+            done.append(member)
     if not done:
         raise InputError(f"{path}: no backup to restore (patch with --backup keeps one)")
     return done
@@ -700,6 +707,9 @@ def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None) -> 
 def fix_kimi(path: str | os.PathLike[str], *, template: str | None = None, dry_run: bool = False,
              backup: bool = False, progress: bool = True) -> list[Result]:
     """Apply :func:`kimi_fixes`; ``[]`` when the file is already fixed."""
+    if not dry_run:
+        for member in split_members(path):
+            recover(member)
     fixes = kimi_fixes(path, template=template)
     if not fixes:
         return []

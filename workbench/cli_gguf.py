@@ -1,0 +1,156 @@
+"""``kimi-wb gguf …`` and ``kimi-wb make-tiny-model``: thin commands over :mod:`workbench.ggufio`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from workbench.errors import InputError
+
+
+def _emit(doc: object) -> None:
+    json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.2f} GiB" if n >= 2**30 else f"{n / 2**20:,.2f} MiB" if n >= 2**20 else f"{n:,} B"
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from workbench.ggufio.inspect import inspect
+
+    info = inspect(args.path)
+    if args.json:
+        _emit(info.to_dict())
+        return 0
+    first = info.files[0]
+    print(f"{info.path}: GGUF v{first.version}, alignment {first.alignment}, {len(info.files)} file(s), "
+          f"{_gib(info.total_bytes)}, {len(info.keys)} keys, {len(info.tensors):,} tensors")
+    for f in info.files:
+        print(f"  {f.path.name}: {_gib(f.size)}, header {_gib(f.data_offset)}, {len(f.keys)} keys, {len(f.tensors)} tensors")
+    if info.tensors:
+        print("by type:  " + ", ".join(f"{k} {_gib(v)}" for k, v in info.by_type().items()))
+        print("by role:  " + ", ".join(f"{k} {_gib(v)}" for k, v in info.by_role().items()))
+    tok = info.tokenizer()
+    if tok["n_tokens"]:
+        print(f"tokenizer: {tok['model']} / pre {tok['pre']}, {tok['n_tokens']:,} tokens, "
+              + ", ".join(f"{r} {tok[r]['id']} {tok[r]['content']!r}" for r in ("bos", "eos", "pad"))
+              + f", template {tok['chat_template_chars'] or 0:,} chars")
+    holders = info.key_file
+    print("keys:")
+    for k in info.keys.values():
+        where = f"  [{holders[k.name]}]" if len(info.files) > 1 else ""
+        print(f"  {k.name:<44} {k.type:<14} {k.summary()}{where}")
+    if args.tensors:
+        print("tensors:")
+        for t in info.tensors:
+            shape = "x".join(str(d) for d in t.shape)
+            print(f"  {t.name:<36} {t.type:<8} {shape:<22} {_gib(t.n_bytes):>12}  @{t.offset:,}  {t.role}")
+    return 0
+
+
+def _print_results(results, args) -> None:
+    if args.json:
+        _emit([r.to_dict() for r in results])
+        return
+    for r in results:
+        print(r.plan.describe())
+        if r.recovered:
+            print("  rolled back an interrupted earlier patch first")
+        if r.applied:
+            print(f"  applied ({r.plan.mode}); verified: {', '.join(r.verified)}")
+            if r.backup:
+                print(f"  original header kept in {r.backup.name} (kimi-wb gguf restore {r.plan.path})")
+        elif args.dry_run:
+            print("  dry run: nothing written")
+
+
+def cmd_patch(args: argparse.Namespace) -> int:
+    from workbench.ggufio.inspect import inspect
+    from workbench.ggufio.patch import TEMPLATE_KEY, parse_value, patch
+
+    info = inspect(args.path)
+    values: dict[str, object] = {}
+    for item in args.set or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
+        known = info.keys.get(key)
+        values[key], _ = parse_value(text, known.type if known else None)
+    if args.template_file:
+        try:
+            values[TEMPLATE_KEY] = Path(args.template_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read template {args.template_file}: {e}") from e
+    if not values and not args.remove:
+        raise InputError("nothing to change: give --set KEY=VALUE, --remove KEY or --template-file F")
+    results = patch(args.path, values, remove=args.remove or [], dry_run=args.dry_run, backup=args.backup,
+                    progress=not args.json)
+    _print_results(results, args)
+    return 0
+
+
+def cmd_fix_kimi(args: argparse.Namespace) -> int:
+    from workbench.ggufio.patch import fix_kimi
+
+    template = None
+    if args.template:
+        try:
+            template = Path(args.template).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read template {args.template}: {e}") from e
+    results = fix_kimi(args.path, template=template, dry_run=args.dry_run, backup=args.backup, progress=not args.json)
+    if not results:
+        if args.json:
+            _emit({"path": args.path, "already_fixed": True})
+        else:
+            print(f"{args.path}: already fixed (EOS is <|im_end|>{', template as given' if template else ''})")
+        return 0
+    _print_results(results, args)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from workbench.ggufio.patch import restore
+
+    done = restore(args.path, progress=not args.json)
+    if args.json:
+        _emit({"restored": [str(p) for p in done]})
+    else:
+        for p in done:
+            print(f"restored {p} from its backup header")
+    return 0
+
+
+def register(sub, add) -> None:
+    """Add the ``gguf`` command group to the ``kimi-wb`` parser (``add`` as in :mod:`workbench.cli`)."""
+    g = sub.add_parser("gguf", help="inspect and patch GGUF files (split sets too)",
+                       description="Inspect and patch GGUF files (split sets too).")
+    gsub = g.add_subparsers(dest="gguf_command", required=True, metavar="SUBCOMMAND")
+
+    def gadd(name: str, func, help: str) -> argparse.ArgumentParser:
+        p = gsub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set")
+        return p
+
+    p = gadd("inspect", cmd_inspect, "keys, tensors, totals by type and role, split set, tokenizer (headers only)")
+    p.add_argument("--tensors", action="store_true", help="list every tensor (JSON always does)")
+
+    p = gadd("patch", cmd_patch, "change metadata in place when it fits, else by a verified rewrite")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="new value, parsed in the key's type (repeatable)")
+    p.add_argument("--remove", action="append", metavar="KEY", help="remove a key (a rewrite; repeatable)")
+    p.add_argument("--template-file", metavar="F", help="new tokenizer.chat_template from a file")
+    p.add_argument("--dry-run", action="store_true", help="show the key-level diff and the cost; write nothing")
+    p.add_argument("--backup", action="store_true", help="keep the original header for `kimi-wb gguf restore`")
+
+    p = gadd("fix-kimi", cmd_fix_kimi, "the known Kimi fixes: EOS on <|im_end|> (and a template, when given)")
+    p.add_argument("--template", metavar="F", help="also replace the chat template with this file")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p.add_argument("--backup", action="store_true", help="keep the original header for `kimi-wb gguf restore`")
+
+    gadd("restore", cmd_restore, "put back the header a --backup patch saved")
