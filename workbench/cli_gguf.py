@@ -102,12 +102,15 @@ def cmd_fix_kimi(args: argparse.Namespace) -> int:
             template = Path(args.template).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise InputError(f"cannot read template {args.template}: {e}") from e
-    results = fix_kimi(args.path, template=template, dry_run=args.dry_run, backup=args.backup, progress=not args.json)
+    results = fix_kimi(args.path, template=template, types=not args.keep_token_types, dry_run=args.dry_run,
+                       backup=args.backup, progress=not args.json)
     if not results:
         if args.json:
             _emit({"path": args.path, "already_fixed": True})
         else:
-            print(f"{args.path}: already fixed (EOS is <|im_end|>{', template as given' if template else ''})")
+            print(f"{args.path}: already fixed (EOS is <|im_end|>"
+                  f"{'' if args.keep_token_types else ', <think>/</think>/tool markers not CONTROL'}"
+                  f"{', template as given' if template else ''})")
         return 0
     _print_results(results, args)
     return 0
@@ -122,6 +125,19 @@ def cmd_restore(args: argparse.Namespace) -> int:
     else:
         for p in done:
             print(f"restored {p} from its backup header")
+    return 0
+
+
+def cmd_make_tiny_model(args: argparse.Namespace) -> int:
+    from workbench.ggufio.tiny import make_tiny_model
+
+    files = make_tiny_model(args.out, layers=args.layers, experts=args.experts, experts_used=args.experts_used,
+                            width=args.width, seed=args.seed, split=args.split, old=args.old)
+    if args.json:
+        _emit({"files": [str(f) for f in files], "bytes": sum(f.stat().st_size for f in files)})
+    else:
+        for f in files:
+            print(f"wrote {f} ({_gib(f.stat().st_size)})")
     return 0
 
 
@@ -148,9 +164,21 @@ def register(sub, add) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the key-level diff and the cost; write nothing")
     p.add_argument("--backup", action="store_true", help="keep the original header for `kimi-wb gguf restore`")
 
-    p = gadd("fix-kimi", cmd_fix_kimi, "the known Kimi fixes: EOS on <|im_end|> (and a template, when given)")
+    p = gadd("fix-kimi", cmd_fix_kimi, "the known Kimi fixes: EOS on <|im_end|>, <think>/</think>/tool markers "
+                                       "not CONTROL, and a template when given")
     p.add_argument("--template", metavar="F", help="also replace the chat template with this file")
+    p.add_argument("--keep-token-types", action="store_true", help="leave CONTROL-typed <think>/</think> as they are")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--backup", action="store_true", help="keep the original header for `kimi-wb gguf restore`")
 
     gadd("restore", cmd_restore, "put back the header a --backup patch saved")
+
+    p = add("make-tiny-model", cmd_make_tiny_model, "write a tiny Kimi K2-architecture GGUF that llama.cpp runs on CPU")
+    p.add_argument("out", metavar="OUT.gguf", help="output file (split sets are named OUT-0000K-of-0000N.gguf)")
+    p.add_argument("--layers", type=int, default=3, help="blocks, block 0 dense (default 3)")
+    p.add_argument("--experts", type=int, default=8, help="routed experts (default 8)")
+    p.add_argument("--experts-used", type=int, default=2, help="experts per token (default 2)")
+    p.add_argument("--width", type=int, default=64, help="hidden size (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="weights seed; same seed, same bytes (default 0)")
+    p.add_argument("--split", type=int, metavar="N", help="write a set of N files")
+    p.add_argument("--old", action="store_true", help="pre-fix metadata: EOS [EOS], earliest template, CONTROL types")

@@ -58,3 +58,13 @@ def test_errors_are_one_line_and_change_nothing(capsys, model, tmp_path):
         code, out, err = run(capsys, "gguf", *argv)
         assert code == 2 and err.count("\n") == 1 and message in err, (argv, err)
     assert sha(model) == before
+
+
+def test_make_tiny_model_cli(capsys, tmp_path):
+    code, out, _ = run(capsys, "make-tiny-model", "--json", "--split", "2", "--old", str(tmp_path / "T.gguf"))
+    doc = json.loads(out)
+    assert code == 0 and [p.rsplit("/", 1)[1] for p in doc["files"]] == ["T-00001-of-00002.gguf", "T-00002-of-00002.gguf"]
+    code, out, _ = run(capsys, "gguf", "fix-kimi", doc["files"][1])
+    assert code == 0 and "T-00001-of-00002.gguf: in place" in out
+    code, _, err = run(capsys, "make-tiny-model", "--experts-used", "9", str(tmp_path / "U.gguf"))
+    assert code == 2 and err.count("\n") == 1

@@ -61,17 +61,37 @@ def test_bad_files(model, tmp_path):
     with pytest.raises(InputError, match="not a GGUF file \\(magic b'GGML'"):
         inspect(bad)
     bad.write_bytes(model.read_bytes()[:300])
-    with pytest.raises(InputError, match="not a readable GGUF file"):
+    with pytest.raises(InputError, match="truncated GGUF header"):
         inspect(bad)
     data = model.read_bytes()
     bad.write_bytes(data[:-1000])
     with pytest.raises(InputError, match="truncated tensor data"):
         inspect(bad)
     bad.write_bytes(data[:4] + (9).to_bytes(4, "little") + data[8:])
-    with pytest.raises(InputError, match="version 9"):
+    with pytest.raises(InputError, match="unsupported GGUF \\(version 9\\)"):
         inspect(bad)
     with pytest.raises(InputError, match="no such file"):
         inspect(tmp_path / "absent.gguf")
     before = sha(model)
     inspect(model)
     assert sha(model) == before
+
+
+def test_the_header_index_agrees_with_gguf_reader(model, split_set):
+    """The fast index and gguf-py's reader see the same keys, values, offsets and tensors."""
+    import gguf
+
+    from workbench.ggufio.header import read_header
+
+    for path in [model, *split_set]:
+        h, r = read_header(path), gguf.GGUFReader(path)
+        assert (h.data_offset, h.alignment) == (int(r.data_offset), int(r.alignment))
+        names = [n for n in r.fields if not n.startswith("GGUF.")]
+        assert list(h.fields) == names
+        for name in names:
+            f, mine = r.fields[name], h.fields[name]
+            got = h.array(name) if mine.count is not None else mine.value
+            assert got == f.contents() or abs(got - f.contents()) < 1e-9, name
+            assert mine.offset >= int(f.offset)
+        assert [(t.name, h.data_offset + t.rel_offset, t.n_bytes, t.type) for t in h.tensors] == \
+            [(t.name, int(t.data_offset), int(t.n_bytes), int(t.tensor_type)) for t in r.tensors]

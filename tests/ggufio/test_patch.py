@@ -135,3 +135,19 @@ def test_missing_key_and_missing_vocabulary(model, assets, tmp_path):
     bare = write_gguf(tmp_path / "bare.gguf", assets, tensors=tensors(0, ["output.weight"]), tokenizer=False)
     with pytest.raises(InputError, match="no tokenizer metadata"):
         fix_kimi(bare)
+
+
+def test_fix_kimi_repairs_an_old_tiny_model_completely(assets, tmp_path):
+    from workbench.chat.bundled import bundled_template
+    from workbench.ggufio.tiny import make_tiny_model
+    from workbench.verify import check
+
+    (old,) = make_tiny_model(tmp_path / "old.gguf", old=True, vocab=assets)
+    before = check(old)
+    assert {f.check for f in before.findings if f.severity == "error"} >= {"eos-token", "special-token-ids"}
+    (result,) = fix_kimi(old, template=bundled_template())
+    assert result.plan.mode == "in-place" and "llama.cpp keeps 7 USER_DEFINED token(s) in plain text" in result.verified
+    after = check(old)
+    assert after.ok, [f for f in after.findings if f.severity == "error"]
+    (fresh,) = make_tiny_model(tmp_path / "fresh.gguf", vocab=assets)
+    assert kimi_fixes(fresh, template=bundled_template()) == {}  # the default model is the fixed state

@@ -34,11 +34,13 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import InputError, WorkbenchError
+from workbench.ggufio.header import SCALAR_FORMATS, STRING, read_header
 from workbench.ggufio.inspect import inspect, open_reader, split_members
 
 JOURNAL_SUFFIX = ".wb-journal"
@@ -203,8 +205,6 @@ def _renders_same(a: str, b: str) -> bool:
 
 def plan(path: str | os.PathLike[str], values: Mapping[str, object], *, remove: Sequence[str] = ()) -> list[Plan]:
     """One :class:`Plan` per file of the set that a change touches (none are applied)."""
-    import gguf
-
     info = inspect(path)
     by_file: dict[Path, list[tuple[str, object]]] = {}
     first = info.files[0].path
@@ -222,11 +222,12 @@ def plan(path: str | os.PathLike[str], values: Mapping[str, object], *, remove: 
         by_file.setdefault(holder, []).append((key, None))
 
     plans = []
+    headers = {f.path: f.header for f in info.files}
     for file_path, items in by_file.items():
-        reader = open_reader(file_path)
+        h = headers[file_path]
         changes, edits = [], []
         for key, value in items:
-            f = reader.get_field(key)
+            f = h.fields.get(key)
             if f is None:
                 if value is None:
                     continue
@@ -235,51 +236,51 @@ def plan(path: str | os.PathLike[str], values: Mapping[str, object], *, remove: 
                     raise InputError(f"{key}: new keys take a bool, int, float or string")
                 changes.append(Change(key, None, value, type_name, "rewrite", "new key"))
                 continue
-            type_name = f.types[0].name.lower()
-            old = f.contents()
-            if value is None:
-                changes.append(Change(key, old, None, type_name, "rewrite", "key removed"))
-                continue
-            if f.types[0] == gguf.GGUFValueType.ARRAY:
+            type_name = f.type_name
+            if f.count is not None:
+                old = h.array(key)
+                if value is None:
+                    changes.append(Change(key, f"{len(old)} items", None, type_name, "rewrite", "key removed"))
+                    continue
                 if not isinstance(value, list):
                     raise InputError(f"{key} is an array; pass a list")
-                sub = f.types[-1]
                 if value == old:
-                    changes.append(Change(key, old, value, f"array[{sub.name.lower()}]", "unchanged"))
-                elif sub != gguf.GGUFValueType.STRING and len(value) == len(old):
-                    import numpy as np
-
-                    dtype = reader.gguf_scalar_to_np[sub]
+                    changes.append(Change(key, f"{len(old)} items", f"{len(value)} items", type_name, "unchanged"))
+                elif f.sub_type != STRING and len(value) == len(old):
+                    fmt = "<" + SCALAR_FORMATS[f.sub_type]
+                    item_type = type_name[len("array["):-1]
                     for i, v in enumerate(value):
                         if v != old[i]:
-                            _check_fits(f"{key}[{i}]", v, sub.name.lower())
-                            edits.append((_part_offset(f, f.data[i]), np.array([v], dtype=dtype).tobytes()))
+                            _check_fits(f"{key}[{i}]", v, item_type)
+                            edits.append((f.offset + i * struct.calcsize(fmt), struct.pack(fmt, v)))
                     changes.append(Change(key, f"{len(old)} items", f"{sum(a != b for a, b in zip(old, value))} changed",
-                                          f"array[{sub.name.lower()}]", "in-place"))
+                                          type_name, "in-place"))
                 else:
-                    changes.append(Change(key, f"{len(old)} items", f"{len(value)} items", f"array[{sub.name.lower()}]",
+                    changes.append(Change(key, f"{len(old)} items", f"{len(value)} items", type_name,
                                           "rewrite", "array length or string items change"))
+                continue
+            old = f.value
+            if value is None:
+                changes.append(Change(key, old, None, type_name, "rewrite", "key removed"))
                 continue
             _check_fits(key, value, type_name)
             if value == old:
                 changes.append(Change(key, old, value, type_name, "unchanged"))
                 continue
             if type_name != "string":
-                import numpy as np
-
-                dtype = reader.gguf_scalar_to_np[f.types[0]]
-                edits.append((_part_offset(f, len(f.parts) - 1), np.array([value], dtype=dtype).tobytes()))
+                edits.append((f.offset, struct.pack("<" + SCALAR_FORMATS[f.type], value)))
                 changes.append(Change(key, old, value, type_name, "in-place"))
                 continue
             new_bytes = value.encode("utf-8")
-            old_len = len(f.parts[-1])
+            old_len = len(old.encode("utf-8"))
             note = ""
             if len(new_bytes) != old_len and key == TEMPLATE_KEY:
                 padded = padded_template(old_len, value)
                 if padded is not None and _renders_same(value, padded):
-                    new_bytes, note = padded.encode("utf-8"), f"padded to the old length with a {old_len - len(value.encode())}-byte Jinja comment"
+                    new_bytes = padded.encode("utf-8")
+                    note = f"padded to the old length with a {old_len - len(value.encode())}-byte Jinja comment"
             if len(new_bytes) == old_len:
-                edits.append((_part_offset(f, len(f.parts) - 1), new_bytes))
+                edits.append((f.offset + 8, new_bytes))
                 changes.append(Change(key, old, value, type_name, "in-place", note))
             else:
                 changes.append(Change(key, old, value, type_name, "rewrite",
@@ -298,10 +299,6 @@ def _new_key_type(value) -> str | None:
     if isinstance(value, int):
         return "int32" if value < 0 else "uint32"
     return {float: "float32", str: "string"}.get(type(value))
-
-
-def _part_offset(f, index: int) -> int:
-    return int(f.offset) + sum(int(p.nbytes) for p in f.parts[:index])
 
 
 # ---------------------------------------------------------------------------- journal
@@ -484,15 +481,16 @@ def _copy_chunk(src, out, n: int) -> bytes:
 
 
 def _tensor_digest(path: Path) -> tuple[str, list[tuple[str, int]]]:
-    reader = open_reader(path)
-    base = int(reader.data_offset)
+    """sha256 of every tensor's bytes in file order, and (name, offset from the data start) of each."""
+    h = read_header(path)
+    h.close()
     digest = hashlib.sha256()
     layout = []
     with open(path, "rb") as f:
-        for t in sorted(reader.tensors, key=lambda t: int(t.data_offset)):
-            layout.append((t.name, int(t.data_offset) - base))
-            f.seek(int(t.data_offset))
-            left = int(t.n_bytes)
+        for t in sorted(h.tensors, key=lambda t: t.rel_offset):
+            layout.append((t.name, t.rel_offset))
+            f.seek(h.data_offset + t.rel_offset)
+            left = t.n_bytes
             while left:
                 chunk = f.read(min(CHUNK, left))
                 if not chunk:
@@ -503,24 +501,28 @@ def _tensor_digest(path: Path) -> tuple[str, list[tuple[str, int]]]:
 
 
 def _check_values(path: Path, values: Mapping[str, object], remove: Sequence[str]) -> list[str]:
-    reader = open_reader(path)
+    h = read_header(path)
     done = []
-    for key, want in values.items():
-        f = reader.get_field(key)
-        got = f.contents() if f is not None else None
-        if isinstance(got, float) and isinstance(want, (int, float)):
-            ok = abs(got - want) <= 1e-6 * max(1.0, abs(want))
-        elif key == TEMPLATE_KEY and isinstance(got, str) and got != want:
-            ok = got.startswith(want) and got[len(want):].startswith("{#") and got.endswith("#}")
-        else:
-            ok = got == want
-        if not ok:
-            raise WorkbenchError(f"{path}: after patching, {key} reads {got!r}, expected {want!r}")
-        done.append(f"{key} re-read")
-    for key in remove:
-        if reader.get_field(key) is not None:
-            raise WorkbenchError(f"{path}: {key} is still present after removal")
-        done.append(f"{key} absent")
+    try:
+        for key, want in values.items():
+            f = h.fields.get(key)
+            got = None if f is None else h.array(key) if f.count is not None else f.value
+            if isinstance(got, float) and isinstance(want, (int, float)):
+                ok = abs(got - want) <= 1e-6 * max(1.0, abs(want))
+            elif key == TEMPLATE_KEY and isinstance(got, str) and got != want:
+                ok = got.startswith(want) and got[len(want):].startswith("{#") and got.endswith("#}")
+            else:
+                ok = got == want
+            if not ok:
+                shown = f"{len(got)} items" if isinstance(got, list) else repr(got)
+                raise WorkbenchError(f"{path}: after patching, {key} reads {shown}, not the value written")
+            done.append(f"{key} re-read")
+        for key in remove:
+            if key in h.fields:
+                raise WorkbenchError(f"{path}: {key} is still present after removal")
+            done.append(f"{key} absent")
+    finally:
+        h.close()
     return done
 
 
@@ -540,6 +542,13 @@ def _llama_check(first: Path, values: Mapping[str, object]) -> list[str]:
         if llm.token_eos() != eos:
             raise WorkbenchError(f"{first}: llama.cpp reports EOS {llm.token_eos()}, expected {eos}")
         done.append(f"llama.cpp EOS = {eos}")
+    types = values.get("tokenizer.ggml.token_type")
+    if types is not None:
+        user = [i for i, t in enumerate(types) if t == 4]  # USER_DEFINED survives plain detokenization
+        lost = [i for i in user if not llm.detokenize([i], special=False)]
+        if lost:
+            raise WorkbenchError(f"{first}: llama.cpp still drops token(s) {lost[:5]} from plain text")
+        done.append(f"llama.cpp keeps {len(user)} USER_DEFINED token(s) in plain text")
     template = values.get(TEMPLATE_KEY)
     if template is not None:
         seen = llm.metadata.get(TEMPLATE_KEY, "")
@@ -572,8 +581,7 @@ def patch(
             results.append(Result(p, applied=False, recovered=recovered))
             continue
         _writable(p.path)
-        reader_offset = int(open_reader(p.path).data_offset)
-        saved = _save_backup(p.path, reader_offset) if backup else None
+        saved = _save_backup(p.path, _data_offset(p.path)) if backup else None
         if p.mode == "in-place":
             results.append(_finish_in_place(p, mine, gone, members[0], saved, recovered, llama_check))
         else:
@@ -582,11 +590,11 @@ def patch(
 
 
 def _finish_in_place(p: Plan, values, remove, first: Path, saved, recovered, llama_check) -> Result:
-    before = [(t.name, t.offset) for t in inspect_file_tensors(p.path)]
+    before = _tensor_layout(p.path)
     _apply_in_place(p)
     try:
         verified = _check_values(p.path, values, remove)
-        if [(t.name, t.offset) for t in inspect_file_tensors(p.path)] != before:
+        if _tensor_layout(p.path) != before:
             raise WorkbenchError(f"{p.path}: tensor offsets moved")
         verified.append("tensor offsets unchanged")
         if llama_check:
@@ -629,10 +637,18 @@ def _finish_rewrite(p: Plan, values, remove, first: Path, saved, recovered, llam
     return Result(p, True, verified, saved, recovered)
 
 
-def inspect_file_tensors(path: Path):
-    from workbench.ggufio.inspect import read_file
+def _data_offset(path: Path) -> int:
+    h = read_header(path)
+    h.close()
+    return h.data_offset
 
-    return read_file(path).tensors
+
+def _tensor_layout(path: Path) -> list[tuple[str, int, int]]:
+    """(name, absolute offset, bytes) of every tensor, from the header."""
+    h = read_header(path)
+    layout = [(t.name, h.data_offset + t.rel_offset, t.n_bytes) for t in h.tensors]
+    h.close()
+    return layout
 
 
 # ---------------------------------------------------------------------------- restore and Kimi fixes
@@ -653,7 +669,7 @@ def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path
         if hashlib.sha256(header).hexdigest() != meta["sha256"] or len(header) != meta["header_bytes"]:
             raise InputError(f"{saved}: damaged backup (checksum mismatch); nothing was changed")
         _writable(member)
-        current = int(open_reader(member).data_offset)
+        current = _data_offset(member)
         if current == len(header):
             p = Plan(member, [], [(0, header)])
             fd = os.open(member, os.O_RDWR)
@@ -681,22 +697,38 @@ def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path
     return done
 
 
-def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None) -> dict[str, object]:
-    """The values that fix an old Kimi file: EOS on ``<|im_end|>`` (looked up in the file's own
-    vocabulary) and, when given, the chat template. Empty when it is already fixed."""
-    from workbench.tokenizer.special import EOS
+def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True) -> dict[str, object]:
+    """The values that fix an old Kimi file; empty when it is already fixed.
+
+    - EOS on ``<|im_end|>``, looked up in the file's own vocabulary;
+    - ``types``: ``<think>``, ``</think>`` and the tool markers typed USER_DEFINED where the
+      converter typed them CONTROL (llama.cpp drops CONTROL tokens from plain detokenization,
+      so reasoning and tool calls vanish from llama-cpp-python's output);
+    - the chat template, when given.
+    """
+    import gguf
+
+    from workbench.tokenizer.special import EOS, NAMED
 
     info = inspect(path)
     tokens = info.keys.get("tokenizer.ggml.tokens")
     if tokens is None:
         raise InputError(f"{info.path}: no tokenizer metadata (tokenizer.ggml.tokens); pass split 1 of the set")
-    try:
-        im_end = tokens.value.index(EOS)
-    except ValueError:
-        raise InputError(f"{info.path}: the vocabulary has no {EOS} token; not a Kimi tokenizer") from None
+    ids = {text: i for i, text in enumerate(info.array("tokenizer.ggml.tokens"))}
+    if EOS not in ids:
+        raise InputError(f"{info.path}: the vocabulary has no {EOS} token; not a Kimi tokenizer")
     fixes: dict[str, object] = {}
-    if info.value("tokenizer.ggml.eos_token_id") != im_end:
-        fixes["tokenizer.ggml.eos_token_id"] = im_end
+    if info.value("tokenizer.ggml.eos_token_id") != ids[EOS]:
+        fixes["tokenizer.ggml.eos_token_id"] = ids[EOS]
+    kinds = info.keys.get("tokenizer.ggml.token_type")
+    if types and kinds is not None:
+        current_types = info.array("tokenizer.ggml.token_type")
+        new = list(current_types)
+        for content, special in NAMED.values():
+            if not special and content in ids and new[ids[content]] == gguf.TokenType.CONTROL:
+                new[ids[content]] = int(gguf.TokenType.USER_DEFINED)
+        if new != current_types:
+            fixes["tokenizer.ggml.token_type"] = new
     current = info.value(TEMPLATE_KEY)
     if template is not None and current != template and not (
             isinstance(current, str) and current.startswith(template) and current[len(template):].startswith("{#")):
@@ -704,13 +736,13 @@ def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None) -> 
     return fixes
 
 
-def fix_kimi(path: str | os.PathLike[str], *, template: str | None = None, dry_run: bool = False,
-             backup: bool = False, progress: bool = True) -> list[Result]:
+def fix_kimi(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True,
+             dry_run: bool = False, backup: bool = False, progress: bool = True) -> list[Result]:
     """Apply :func:`kimi_fixes`; ``[]`` when the file is already fixed."""
     if not dry_run:
         for member in split_members(path):
             recover(member)
-    fixes = kimi_fixes(path, template=template)
+    fixes = kimi_fixes(path, template=template, types=types)
     if not fixes:
         return []
     return patch(path, fixes, dry_run=dry_run, backup=backup, progress=progress)
