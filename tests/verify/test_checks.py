@@ -138,5 +138,5 @@ def test_bad_paths(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         check(tmp_path / "missing.jinja")
     (tmp_path / "x.gguf").write_bytes(b"GGUF")
-    with pytest.raises(InputError, match="not a readable GGUF"):
+    with pytest.raises(InputError, match="too short for a GGUF header"):
         check(tmp_path / "x.gguf")
