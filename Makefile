@@ -1,5 +1,5 @@
 # kimi-workbench — two commands on a fresh machine:
-#   make lab    set up .venv (first time only) and start JupyterLab on notebooks/
+#   make lab    set up .venv (first time only), write the demo model, start JupyterLab on notebooks/
 #   make test   set up .venv (first time only) and run the whole test suite
 #
 # The install is stamped with a hash of the dependency spec (pyproject.toml), so a
@@ -12,6 +12,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SPEC   := $(shell cat pyproject.toml | sha256sum | cut -c1-16)
 STAMP  := $(VENV)/.installed-$(SPEC)
+
+DEMO   := artifacts/Kimi-K2-Tiny.gguf
 
 .PHONY: setup lab test bench clean
 
@@ -28,7 +30,12 @@ $(STAMP):
 LAB_ARGS ?=
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: setup
+# the embedded default model: a tiny Kimi K2-architecture GGUF llama.cpp runs on CPU (~2 MB, ~1 s)
+$(DEMO): $(STAMP)
+	@mkdir -p artifacts
+	$(BIN)/kimi-wb make-tiny-model $(DEMO)
+
+lab: setup $(DEMO)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
 
 test: setup
