@@ -1,4 +1,5 @@
-"""Running Kimi quants: offload presets and tensor overrides (more to come: planner, loader, chat).
+"""Running Kimi quants: offload presets and tensor overrides, streaming reply parsing (planner, loader and chat follow).
 
 - :mod:`.offload` the guides' presets and llama.cpp's ``-ot`` / ``--n-cpu-moe`` as data
+- :mod:`.stream`  split a streamed reply into reasoning, answer and tool calls
 """
