@@ -1,0 +1,162 @@
+"""Load a GGUF with llama-cpp-python under a chosen offload, tensor overrides included.
+
+llama-cpp-python's ``Llama`` has no parameter for llama.cpp's tensor buffer overrides
+(``-ot``): it builds ``llama_model_params`` itself, leaves ``tensor_buft_overrides`` an
+unused ``c_void_p`` and ignores unknown keyword arguments. :func:`load_model` fills that
+field: a NULL-terminated array of ``{const char *pattern; ggml_backend_buffer_type_t buft}``
+whose buffer types come from the devices of the ggml already loaded by llama-cpp-python
+(``llama_cpp.llama_cpp._lib``; a second ``CDLL`` of ``libggml-base`` would be another copy
+with other pointers), kept alive as long as the model. It is injected by wrapping
+``llama_model_default_params`` for the duration of the ``Llama(...)`` call, under a lock.
+
+llama.cpp's load log is captured (:attr:`LoadedModel.log`), so what it did is evidence, not
+an assumption: :attr:`LoadedModel.overridden` lists the tensors it moved and where, and
+:attr:`LoadedModel.buffers` the model buffer sizes it allocated per device.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import InputError, WorkbenchError
+from workbench.run.offload import Offload
+
+_LOCK = threading.Lock()
+_OVERRIDDEN = re.compile(r"tensor (\S+) \(.*\) buffer type overridden to (\S+)")
+_BUFFER = re.compile(r"(\S+) model buffer size =\s+([\d.]+) MiB")
+
+
+class _Override(ctypes.Structure):
+    _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
+
+
+def _lib():
+    import llama_cpp
+
+    lib = llama_cpp.llama_cpp._lib
+    lib.ggml_backend_dev_count.restype = ctypes.c_size_t
+    lib.ggml_backend_dev_get.restype = ctypes.c_void_p
+    lib.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
+    lib.ggml_backend_dev_buffer_type.restype = ctypes.c_void_p
+    lib.ggml_backend_dev_buffer_type.argtypes = [ctypes.c_void_p]
+    lib.ggml_backend_buft_name.restype = ctypes.c_char_p
+    lib.ggml_backend_buft_name.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def buffer_types() -> dict[str, int]:
+    """Buffer-type name -> pointer for every device this llama.cpp build has (``CPU``, ``CUDA0``, …)."""
+    lib = _lib()
+    out = {}
+    for i in range(lib.ggml_backend_dev_count()):
+        buft = lib.ggml_backend_dev_buffer_type(lib.ggml_backend_dev_get(i))
+        if buft:
+            out[lib.ggml_backend_buft_name(buft).decode()] = buft
+    return out
+
+
+@contextmanager
+def _captured_log() -> Iterator[list[str]]:
+    """Collect llama.cpp's log lines (every level) instead of printing them."""
+    import llama_cpp
+    import llama_cpp._logger as logger
+
+    lines: list[str] = []
+
+    @llama_cpp.llama_log_callback
+    def collect(level, text, _user):
+        lines.append(text.decode("utf-8", errors="replace"))
+
+    llama_cpp.llama_log_set(collect, ctypes.c_void_p(0))
+    try:
+        yield lines
+    finally:
+        llama_cpp.llama_log_set(logger.llama_log_callback, ctypes.c_void_p(0))
+
+
+@contextmanager
+def _overrides_injected(array) -> Iterator[None]:
+    import llama_cpp.llama_cpp as capi
+
+    original = capi.llama_model_default_params
+
+    def with_overrides():
+        params = original()
+        params.tensor_buft_overrides = ctypes.cast(array, ctypes.c_void_p) if array is not None else None
+        return params
+
+    capi.llama_model_default_params = with_overrides
+    try:
+        yield
+    finally:
+        capi.llama_model_default_params = original
+
+
+@dataclass
+class LoadedModel:
+    """A loaded model, the offload it was loaded with, and what llama.cpp reported doing."""
+
+    llm: object  # llama_cpp.Llama
+    path: Path
+    offload: Offload
+    log: list[str] = field(repr=False)
+    _keep: tuple = field(default=(), repr=False)  # the override array and its pattern bytes
+
+    @property
+    def overridden(self) -> dict[str, str]:
+        """Tensor -> buffer type, for each tensor llama.cpp placed by an override (its load log)."""
+        text = "".join(self.log)
+        return {m[1]: m[2] for m in _OVERRIDDEN.finditer(text)}
+
+    @property
+    def buffers(self) -> dict[str, float]:
+        """Model buffer sizes in MiB per buffer (``CPU_Mapped``, ``CUDA0``, …), from the load log."""
+        out: dict[str, float] = {}
+        for m in _BUFFER.finditer("".join(self.log)):
+            out[m[1]] = out.get(m[1], 0.0) + float(m[2])
+        return out
+
+    def close(self) -> None:
+        close = getattr(self.llm, "close", None)
+        if close:
+            close()
+
+
+def load_model(path: str | os.PathLike[str], offload: Offload, *, n_ctx: int = 4096, n_threads: int | None = None,
+               n_batch: int = 512, seed: int = 0, **llama_kwargs) -> LoadedModel:
+    """Load ``path`` (a GGUF, or split 1 of a set) with ``offload``; a bad path or buffer is an :class:`InputError`."""
+    import llama_cpp
+
+    from workbench.ggufio.inspect import split_members
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such model file")
+    first = split_members(p)[0]  # a missing member is named here, before a long load fails
+    available = buffer_types()
+    keep: list = []
+    array = None
+    if offload.overrides:
+        unknown = sorted({o.buffer for o in offload.overrides} - set(available))
+        if unknown:
+            raise InputError(f"unknown buffer type {', '.join(unknown)} for this llama.cpp build; "
+                             f"available: {', '.join(available)}")
+        patterns = [o.pattern.encode() for o in offload.overrides]
+        array = (_Override * (len(patterns) + 1))(
+            *[_Override(pat, available[o.buffer]) for pat, o in zip(patterns, offload.overrides)], _Override(None, None))
+        keep = [array, patterns]
+    with _LOCK, _captured_log() as log, _overrides_injected(array):
+        try:
+            llm = llama_cpp.Llama(str(first), n_gpu_layers=offload.n_gpu_layers, n_ctx=n_ctx, n_threads=n_threads,
+                                  n_batch=n_batch, seed=seed, verbose=False, **llama_kwargs)
+        except ValueError as e:
+            tail = "".join(log).strip().splitlines()[-3:]
+            raise WorkbenchError(f"{first}: llama.cpp could not load the model ({e}): {' | '.join(tail)}") from e
+    return LoadedModel(llm, first, offload, list(log), tuple(keep))
