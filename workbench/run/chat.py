@@ -1,0 +1,164 @@
+"""Chat with a loaded Kimi model: sampling presets, the template's own mode switch, streamed events.
+
+- :data:`PRESETS`: thinking (temperature 1.0, top_p 0.95, min_p 0.01) and instant
+  (temperature 0.6, top_p 0.95, min_p 0.01), Moonshot's recommended settings; copy and edit
+  with :func:`dataclasses.replace`.
+- :class:`LocalChat` renders the conversation with the model's own template (from the GGUF,
+  or one passed in) through the workbench's HF renderer, passing the switch *that template*
+  reads for the mode; streams tokens from llama-cpp-python with special tokens rendered (so
+  ``<think>`` is visible) through :class:`~workbench.run.stream.ReplyParser`; stops on
+  llama.cpp's end-of-generation tokens (``<|im_end|>`` among them); can be cancelled with
+  a ``threading.Event``; reports prompt and generation tokens per second.
+
+    >>> chat = LocalChat(load_model("artifacts/Kimi-K2-Tiny.gguf", preset("cpu-only")))   # doctest: +SKIP
+    >>> reply = chat.reply([{"role": "user", "content": "Hi"}], mode="instant", max_tokens=32)  # doctest: +SKIP
+    >>> reply.answer, reply.generation_tokens_per_s                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from workbench.errors import InputError
+from workbench.run.stream import Event, ReplyParser
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    top_p: float
+    min_p: float
+    top_k: int = 0  # 0: off (the recommended settings name none)
+
+    def cli_args(self) -> list[str]:
+        """The same settings as ``llama-server`` / ``llama-cli`` flags."""
+        return ["--temp", f"{self.temperature:g}", "--top-p", f"{self.top_p:g}", "--min-p", f"{self.min_p:g}",
+                "--top-k", str(self.top_k)]
+
+
+PRESETS: dict[str, Sampling] = {
+    "thinking": Sampling(temperature=1.0, top_p=0.95, min_p=0.01),
+    "instant": Sampling(temperature=0.6, top_p=0.95, min_p=0.01),
+}
+MODES = tuple(PRESETS)
+
+
+@dataclass
+class Reply:
+    reasoning: str = ""
+    answer: str = ""
+    tool_calls: list[dict] = field(default_factory=list)
+    finish_reason: str = ""  # stop | length | cancelled
+    n_prompt_tokens: int = 0
+    n_generated_tokens: int = 0
+    prompt_tokens_per_s: float = 0.0
+    generation_tokens_per_s: float = 0.0
+    prompt: str = field(default="", repr=False)
+
+    def to_dict(self) -> dict:
+        return {"reasoning": self.reasoning, "answer": self.answer, "tool_calls": self.tool_calls,
+                "finish_reason": self.finish_reason, "n_prompt_tokens": self.n_prompt_tokens,
+                "n_generated_tokens": self.n_generated_tokens,
+                "prompt_tokens_per_s": round(self.prompt_tokens_per_s, 2),
+                "generation_tokens_per_s": round(self.generation_tokens_per_s, 2)}
+
+
+def _mode(mode: str) -> str:
+    if mode not in PRESETS:
+        raise InputError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    return mode
+
+
+class LocalChat:
+    """Chat through llama-cpp-python with a loaded model (see the module docstring)."""
+
+    def __init__(self, model, *, template: str | None = None) -> None:
+        self.model = model
+        self.llm = getattr(model, "llm", model)
+        self.template = template if template is not None else self.llm.metadata.get("tokenizer.chat_template")
+        if not self.template:
+            raise InputError("the model has no tokenizer.chat_template; pass template=")
+        self.last: Reply | None = None
+
+    def render(self, messages: list[dict], *, mode: str = "thinking", tools: list[dict] | None = None) -> str:
+        """The prompt for ``messages`` in ``mode`` (the generation prompt follows the template's switch)."""
+        from workbench.chat import mode_kwargs, render
+
+        return render(self.template, messages, tools=tools, add_generation_prompt=True,
+                      **mode_kwargs(self.template, thinking=_mode(mode) == "thinking"))
+
+    def stream(self, messages: list[dict], *, mode: str = "thinking", sampling: Sampling | None = None,
+               tools: list[dict] | None = None, max_tokens: int = 1024, seed: int | None = None,
+               stop: threading.Event | None = None, logit_bias: dict[int, float] | None = None,
+               logits_processors: list | None = None) -> Iterator[Event]:
+        """Events as tokens arrive; the finished :class:`Reply` is then in :attr:`last`.
+
+        ``logit_bias`` adds to chosen tokens' logits; ``logits_processors`` are llama-cpp-python
+        ``(input_ids, scores) -> scores`` callables, applied after it.
+        """
+        import llama_cpp
+        import numpy as np
+
+        sampling = sampling or PRESETS[_mode(mode)]
+        prompt = self.render(messages, mode=mode, tools=tools)
+        llm = self.llm
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) + 1 > llm.n_ctx():
+            raise InputError(f"the prompt has {len(tokens)} tokens; the context holds {llm.n_ctx()}")
+        if seed is not None:
+            llm.set_seed(seed)
+        chain = list(logits_processors or [])
+        if logit_bias:
+            ids, bias = np.array(list(logit_bias), dtype=np.int64), np.array(list(logit_bias.values()), dtype=np.float32)
+
+            def add_bias(_ids, scores):
+                scores[ids] += bias
+                return scores
+
+            chain.insert(0, add_bias)
+        processors = llama_cpp.LogitsProcessorList(chain) if chain else None
+        parser = ReplyParser(in_reasoning=prompt.rstrip().endswith("<think>"))
+        reply = Reply(n_prompt_tokens=len(tokens), prompt=prompt)
+        self.last = reply
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        vocab = llm._model.vocab
+        start = time.perf_counter()
+        first = None
+        n = 0
+        reply.finish_reason = "length"
+        for token in llm.generate(tokens, temp=sampling.temperature, top_p=sampling.top_p, min_p=sampling.min_p,
+                                  top_k=sampling.top_k, reset=True, logits_processor=processors):
+            if first is None:
+                first = time.perf_counter()
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                reply.finish_reason = "stop"
+                break
+            n += 1
+            text = decoder.decode(llm.detokenize([token], special=True))
+            yield from parser.feed(text)
+            if parser.done:
+                reply.finish_reason = "stop"
+                break
+            if stop is not None and stop.is_set():
+                reply.finish_reason = "cancelled"
+                break
+            if n >= max_tokens or len(tokens) + n >= llm.n_ctx():
+                break
+        end = time.perf_counter()
+        yield from parser.feed(decoder.decode(b"", final=True))
+        yield from parser.finish()
+        reply.reasoning, reply.answer, reply.tool_calls = parser.reasoning, parser.answer, parser.tool_calls
+        reply.n_generated_tokens = n
+        if first is not None:
+            reply.prompt_tokens_per_s = len(tokens) / max(first - start, 1e-9)
+            reply.generation_tokens_per_s = (n - 1) / (end - first) if n > 1 and end > first else 0.0
+
+    def reply(self, messages: list[dict], **kwargs) -> Reply:
+        """The whole reply at once (same arguments as :meth:`stream`)."""
+        for _ in self.stream(messages, **kwargs):
+            pass
+        return self.last
