@@ -1,4 +1,4 @@
-"""Running Kimi quants: offload presets and tensor overrides, streaming reply parsing (planner, loader and chat follow).
+"""Running Kimi quants: offload, loading with tensor overrides, streaming parse, local chat (planner and remote follow).
 
 - :mod:`.offload` the guides' presets and llama.cpp's ``-ot`` / ``--n-cpu-moe`` as data
 - :mod:`.stream`  split a streamed reply into reasoning, answer and tool calls
