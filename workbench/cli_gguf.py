@@ -141,6 +141,38 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from workbench.run.chat import PRESETS as SAMPLING
+    from workbench.run.offload import custom, preset
+    from workbench.run.planner import plan_memory
+
+    if args.override_tensor:
+        offload = custom(args.override_tensor, n_gpu_layers=args.ngl if args.ngl is not None else 99)
+    else:
+        offload = preset(args.preset)
+        if args.ngl is not None:
+            offload = custom(offload.override_string, n_gpu_layers=args.ngl, name=f"{offload.name}, ngl {args.ngl}")
+    p = plan_memory(args.path, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk)
+    if args.json:
+        _emit({**p.to_dict(), "command": p.command(sampling=SAMPLING[args.mode])})
+        return 0
+    print(f"{p.path}: {p.offload.name} (-ngl {p.offload.n_gpu_layers}), context {p.n_ctx:,}")
+    for device, need in p.need.items():
+        have = p.vram if device == "GPU" else p.ram
+        print(f"  {device}: weights {_gib(p.weights_bytes.get(device, 0))} + KV {_gib(p.kv_by_device.get(device, 0))}"
+              f" + compute ~{_gib(p.compute_bytes.get(device, 0))} = {_gib(need)} of {_gib(have)}")
+    print(f"verdict: {p.verdict}" + "".join(f"\n  {r}" for r in p.reasons))
+    print(f"recommendation: {p.recommendation}")
+    print("command: " + " ".join(_quote(a) for a in p.command(sampling=SAMPLING[args.mode])))
+    return 0
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
 def register(sub, add) -> None:
     """Add the ``gguf`` command group to the ``kimi-wb`` parser (``add`` as in :mod:`workbench.cli`)."""
     g = sub.add_parser("gguf", help="inspect and patch GGUF files (split sets too)",
@@ -172,6 +204,17 @@ def register(sub, add) -> None:
     p.add_argument("--backup", action="store_true", help="keep the original header for `kimi-wb gguf restore`")
 
     gadd("restore", cmd_restore, "put back the header a --backup patch saved")
+
+    p = add("plan", cmd_plan, "memory plan of a GGUF (or split set) under an offload, and the llama-server command")
+    p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set")
+    p.add_argument("--preset", default="gpu-all", help="offload preset (gpu-all, experts-cpu, n-cpu-moe:N, …)")
+    p.add_argument("--override-tensor", "-ot", metavar="S", help="llama.cpp -ot string instead of a preset")
+    p.add_argument("--ngl", type=int, help="n_gpu_layers (default 99 = all)")
+    p.add_argument("--ctx", type=int, default=8192, help="context size (default 8192)")
+    p.add_argument("--vram", default="0", help="GPU memory, e.g. 24GiB (default 0: no GPU)")
+    p.add_argument("--ram", help="RAM, e.g. 256GiB (default: this machine's available RAM)")
+    p.add_argument("--disk", help="free disk for mmap paging (default: free space beside the model)")
+    p.add_argument("--mode", default="thinking", choices=["thinking", "instant"], help="sampling flags in the command")
 
     p = add("make-tiny-model", cmd_make_tiny_model, "write a tiny Kimi K2-architecture GGUF that llama.cpp runs on CPU")
     p.add_argument("out", metavar="OUT.gguf", help="output file (split sets are named OUT-0000K-of-0000N.gguf)")

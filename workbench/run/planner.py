@@ -1,0 +1,202 @@
+"""Plan memory before loading: bytes per device for weights, KV cache and compute, and a verdict.
+
+From the headers of a whole split set (:func:`workbench.ggufio.inspect.inspect`, milliseconds
+even at 1T scale) and an :class:`~workbench.run.offload.Offload`, each tensor is placed the
+way llama.cpp places it (``src/llama-model.cpp``): an override that matches wins; else the
+token embeddings stay on the CPU (the input layer), block ``i`` goes to the GPU when
+``i >= n_layer + 1 - n_gpu_layers``, and the output layer counts as layer ``n_layer``.
+
+KV cache: Kimi (``deepseek2`` with MLA) caches only the compressed K, ``key_length`` values
+(``kv_lora_rank + rope_dim`` = 576 for Kimi K2) per token per layer, no V
+(``src/llama-kv-cache.cpp``: ``has_v = !is_mla``), in F16 by default, on the device of its
+layer. Compute buffers are an estimate (the logits of a micro-batch plus a working set per
+micro-batch token), stated as such.
+
+Verdict: ``fits`` (the GPU part fits in VRAM and the rest in RAM), ``mmap`` (the GPU part
+fits, the CPU part only by paging weights from disk), ``cannot-run``. The recommendation is
+the least CPU offload that fits, searched over ``gpu-all``, ``n-cpu-moe:N`` and
+``experts-cpu`` — what llama.cpp's ``--fit`` aims for.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import InputError
+from workbench.ggufio.inspect import GGUFInfo, inspect
+from workbench.run.offload import Offload, n_cpu_moe, preset
+
+_BLOCK = re.compile(r"^blk\.(\d+)\.")
+_UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 10**3, "KIB": 2**10, "M": 2**20, "MB": 10**6, "MIB": 2**20,
+          "G": 2**30, "GB": 10**9, "GIB": 2**30, "T": 2**40, "TB": 10**12, "TIB": 2**40}
+
+
+def parse_size(text: str | int | float) -> int:
+    """``"24GiB"`` / ``"256 GB"`` / ``1e9`` -> bytes."""
+    if isinstance(text, (int, float)):
+        return int(text)
+    m = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", text)
+    if not m or m[2].upper() not in _UNITS:
+        raise InputError(f"cannot read size {text!r}; write e.g. 24GiB, 256GB or 80G")
+    return int(float(m[1]) * _UNITS[m[2].upper()])
+
+
+@dataclass
+class MemoryPlan:
+    path: str
+    offload: Offload
+    n_ctx: int
+    weights_bytes: dict[str, int]  # "CPU" / "GPU"
+    kv_cache_bytes: int
+    kv_by_device: dict[str, int]
+    compute_bytes: dict[str, int]  # estimate
+    vram: int
+    ram: int
+    disk: int
+    verdict: str = ""
+    recommendation: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def need(self) -> dict[str, int]:
+        devices = set(self.weights_bytes) | set(self.kv_by_device) | set(self.compute_bytes)
+        return {d: self.weights_bytes.get(d, 0) + self.kv_by_device.get(d, 0) + self.compute_bytes.get(d, 0)
+                for d in sorted(devices)}
+
+    def command(self, model: str | None = None, *, sampling=None) -> list[str]:
+        """The ``llama-server`` command line for this plan."""
+        args = ["llama-server", "-m", model or self.path, *self.offload.cli_args(), "--ctx-size", str(self.n_ctx),
+                "--jinja"]
+        return args + (sampling.cli_args() if sampling is not None else [])
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "offload": self.offload.name, "n_gpu_layers": self.offload.n_gpu_layers,
+                "override_tensor": self.offload.override_string, "n_ctx": self.n_ctx,
+                "weights_bytes": self.weights_bytes, "kv_cache_bytes": self.kv_cache_bytes,
+                "kv_by_device": self.kv_by_device, "compute_bytes": self.compute_bytes, "need": self.need,
+                "available": {"VRAM": self.vram, "RAM": self.ram, "disk": self.disk}, "verdict": self.verdict,
+                "recommendation": self.recommendation, "reasons": self.reasons, "command": self.command()}
+
+
+def _hparam(info: GGUFInfo, name: str, default=None):
+    arch = info.value("general.architecture")
+    value = info.value(f"{arch}.{name}", default)
+    if value is None:
+        raise InputError(f"{info.path}: {arch}.{name} is missing; cannot plan memory")
+    return value
+
+
+def place(info: GGUFInfo, offload: Offload, *, gpu: bool) -> dict[str, int]:
+    """Weights per device, as llama.cpp would place them."""
+    n_layer = int(_hparam(info, "block_count"))
+    i_gpu_start = max(n_layer + 1 - offload.n_gpu_layers, 0)
+    out = {"CPU": 0, "GPU": 0}
+    for t in info.tensors:
+        buffer = offload.buffer_for(t.name)
+        if buffer is not None:
+            device = "CPU" if buffer == "CPU" or not gpu else "GPU"
+        elif not gpu or t.name.startswith("token_embd."):
+            device = "CPU"
+        else:
+            m = _BLOCK.match(t.name)
+            layer = int(m[1]) if m else n_layer  # output, output_norm: the output layer
+            device = "GPU" if layer >= i_gpu_start else "CPU"
+        out[device] += t.n_bytes
+    return out
+
+
+def plan_memory(
+    path: str | os.PathLike[str] | GGUFInfo,
+    offload: Offload | str = "gpu-all",
+    *,
+    n_ctx: int = 8192,
+    n_ubatch: int = 512,
+    vram: int | str = 0,
+    ram: int | str | None = None,
+    disk: int | str | None = None,
+    recommend: bool = True,
+) -> MemoryPlan:
+    """The memory plan of ``path`` under ``offload`` for a machine with ``vram`` / ``ram`` (default: this one's RAM)."""
+    info = path if isinstance(path, GGUFInfo) else inspect(path)
+    offload = preset(offload) if isinstance(offload, str) else offload
+    if n_ctx <= 0 or n_ubatch <= 0:
+        raise InputError("n_ctx and n_ubatch must be positive")
+    vram_b = parse_size(vram)
+    if ram is None:
+        import psutil
+
+        ram_b = psutil.virtual_memory().available
+    else:
+        ram_b = parse_size(ram)
+    disk_b = parse_size(disk) if disk is not None else shutil.disk_usage(Path(info.path).parent).free
+    gpu = vram_b > 0 and offload.n_gpu_layers > 0
+    weights = place(info, offload, gpu=gpu)
+
+    n_layer = int(_hparam(info, "block_count"))
+    key_length = int(_hparam(info, "attention.key_length", 0) or 0)
+    heads_kv = int(_hparam(info, "attention.head_count_kv", 1) or 1)
+    mla = bool(info.value(f"{info.value('general.architecture')}.attention.key_length_mla"))
+    per_token_layer = key_length * heads_kv * 2 * (1 if mla else 2)  # F16 K (and V unless MLA)
+    i_gpu_start = max(n_layer + 1 - offload.n_gpu_layers, 0)
+    gpu_layers = max(0, n_layer - i_gpu_start) if gpu else 0
+    kv_total = n_layer * n_ctx * per_token_layer
+    kv = {"CPU": (n_layer - gpu_layers) * n_ctx * per_token_layer, "GPU": gpu_layers * n_ctx * per_token_layer}
+
+    n_vocab = int(info.value(f"{info.value('general.architecture')}.vocab_size") or
+                  (info.keys["tokenizer.ggml.tokens"].length if "tokenizer.ggml.tokens" in info.keys else 0))
+    hidden = int(_hparam(info, "embedding_length"))
+    logits = n_ubatch * n_vocab * 4
+    work = n_ubatch * hidden * 4 * 16 + n_ubatch * n_ctx * 4 * 4  # activations + attention scores (estimate)
+    compute = {"GPU": logits + work, "CPU": n_ubatch * hidden * 4 * 4} if gpu else {"CPU": logits + work}
+
+    p = MemoryPlan(str(info.path), offload, n_ctx, weights, kv_total, kv, compute, vram_b, ram_b, disk_b)
+    need = p.need
+    reasons = []
+    if need.get("GPU", 0) > vram_b:
+        p.verdict = "cannot-run"
+        reasons.append(f"the GPU part needs {need['GPU'] / 2**30:.1f} GiB, VRAM is {vram_b / 2**30:.1f} GiB")
+    elif need.get("CPU", 0) <= ram_b:
+        p.verdict = "fits"
+    else:
+        # mmap: weights can stay on disk and be paged in; KV and compute must be in RAM
+        resident = need["CPU"] - weights["CPU"]
+        if resident <= ram_b and weights["CPU"] <= ram_b + disk_b + info.total_bytes:
+            p.verdict = "mmap"
+            reasons.append(f"the CPU part needs {need['CPU'] / 2**30:.1f} GiB, RAM has {ram_b / 2**30:.1f} GiB: "
+                           "weights will be paged from disk (slow)")
+        else:
+            p.verdict = "cannot-run"
+            reasons.append(f"the KV cache and buffers alone need {resident / 2**30:.1f} GiB of RAM")
+    p.reasons = reasons
+    if recommend:
+        p.recommendation = _recommend(info, n_ctx, n_ubatch, vram_b, ram_b, disk_b, n_layer)
+    return p
+
+
+def _recommend(info, n_ctx, n_ubatch, vram, ram, disk, n_layer) -> str:
+    def verdict(o: Offload) -> str:
+        return plan_memory(info, o, n_ctx=n_ctx, n_ubatch=n_ubatch, vram=vram, ram=ram, disk=disk,
+                           recommend=False).verdict
+
+    candidates = [preset("gpu-all")] if vram > 0 else []
+    if vram > 0:
+        lo, hi = 1, n_layer  # the fewest blocks whose experts go to the CPU
+        if verdict(n_cpu_moe(hi)) in ("fits", "mmap"):
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if verdict(n_cpu_moe(mid)) in ("fits", "mmap"):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            candidates.append(n_cpu_moe(lo))
+        candidates.append(preset("experts-cpu"))
+    candidates.append(preset("cpu-only"))
+    for wanted in ("fits", "mmap"):
+        for o in candidates:
+            if verdict(o) == wanted:
+                return o.name
+    return "none: not enough memory for any placement"
