@@ -27,7 +27,7 @@ def test_environment_yml_lists_the_same_dependencies():
 
 
 def test_llama_cpp_python_is_pinned():
-    assert "llama-cpp-python==0.3.36" in _pyproject_deps()
+    assert "llama-cpp-python[server]==0.3.36" in _pyproject_deps()
 
 
 def test_import_is_light():

@@ -1,0 +1,73 @@
+"""The remote backend against a real server process (llama_cpp.server serving the tiny model on loopback)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from workbench.errors import InputError
+from workbench.ggufio.tiny import make_tiny_model
+from workbench.run.remote import RemoteChat
+
+HI = [{"role": "user", "content": "Hi"}]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_vocab, tmp_path_factory):
+    from workbench.tokenizer import load
+
+    (model,) = make_tiny_model(tmp_path_factory.mktemp("m") / "Kimi-K2-Tiny.gguf", vocab=load(tiny_vocab))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+                             "--port", str(port), "--n_ctx", "512", "--n_threads", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"llama_cpp.server did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    yield url, load(tiny_vocab)
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_streams_a_reply(server):
+    url, assets = server
+    chat = RemoteChat(url)
+    assert chat.model.endswith("Kimi-K2-Tiny.gguf")
+    events = list(chat.stream(HI, mode="instant", max_tokens=6, seed=3,
+                              logit_bias={assets.special_id("<|im_end|>"): -100.0}))
+    reply = chat.last
+    assert reply.finish_reason == "length" and events and all(e.kind in ("answer", "reasoning") for e in events)
+    assert reply.answer + reply.reasoning == "".join(e.text for e in events)
+    assert reply.n_generated_tokens >= 1 and reply.generation_tokens_per_s >= 0
+
+
+def test_stop_on_im_end(server):
+    url, assets = server
+    reply = RemoteChat(url).reply(HI, mode="thinking", max_tokens=6, logit_bias={assets.special_id("<|im_end|>"): 100.0})
+    assert reply.finish_reason == "stop" and reply.answer == reply.reasoning == ""
+
+
+def test_unreachable_and_bad_urls():
+    with pytest.raises(InputError, match="cannot reach http://127.0.0.1:9/v1"):
+        RemoteChat("http://127.0.0.1:9/v1").reply(HI)
+    with pytest.raises(InputError, match="must start with http"):
+        RemoteChat("localhost:8080")
