@@ -331,9 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH", help="HF snapshot folder, its tokenizer_config.json, or a GGUF file")
     p.add_argument("--all", action="store_true", help="include the reserved slots")
 
-    from workbench import cli_gguf
+    from workbench import cli_gguf, cli_run
 
     cli_gguf.register(sub, add)
+    cli_run.register(add)
     return parser
 
 

@@ -1,0 +1,45 @@
+"""kimi-wb chat: one-shot JSON, the interactive loop over stdin, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import run
+from workbench.ggufio.tiny import make_tiny_model
+
+
+@pytest.fixture(scope="module")
+def model(tiny_vocab, tmp_path_factory) -> Path:
+    from workbench.tokenizer import load
+
+    return make_tiny_model(tmp_path_factory.mktemp("m") / "Kimi-K2-Tiny.gguf", vocab=load(tiny_vocab))[0]
+
+
+def test_one_shot_json(model, capsys):
+    code, out, _ = run(capsys, "chat", str(model), "-p", "Hi", "--max-tokens", "5", "--seed", "1", "--json",
+                       "--ctx", "512", "--instant")
+    doc = json.loads(out)
+    assert code == 0 and {"reasoning", "answer", "n_prompt_tokens", "n_generated_tokens",
+                          "generation_tokens_per_s"} <= set(doc)
+    assert doc["n_generated_tokens"] <= 5 and doc["n_prompt_tokens"] > 10 and doc["finish_reason"] in ("length", "stop")
+
+
+def test_interactive_loop_keeps_the_conversation(model):
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "chat", str(model), "--max-tokens", "3", "--seed", "2",
+                           "--ctx", "512"], input="Hi\n\nAgain\n/exit\n", capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("tok/s") == 2 and "Ctrl-D to quit" in proc.stderr
+
+
+def test_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "chat")
+    assert code == 2 and "give a MODEL" in err
+    code, _, err = run(capsys, "chat", str(tmp_path / "none.gguf"), "-p", "x")
+    assert code == 2 and "no such model file" in err
+    code, _, err = run(capsys, "chat", "--server", "http://127.0.0.1:9/v1", "-p", "x")
+    assert code == 2 and "cannot reach" in err and err.count("\n") == 1

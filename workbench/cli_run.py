@@ -1,0 +1,108 @@
+"""``kimi-wb chat``: one-shot or interactive chat with a local GGUF or an OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from workbench.errors import InputError
+
+DIM, RESET = "\033[2m", "\033[0m"
+
+
+def _open_chat(args: argparse.Namespace):
+    if args.server:
+        from workbench.run.remote import RemoteChat
+
+        return RemoteChat(args.server, model=args.model)
+    if not args.model:
+        raise InputError("give a MODEL (a GGUF file, split 1 of a set) or --server URL")
+    from workbench.run.chat import LocalChat
+    from workbench.run.loader import load_model
+    from workbench.run.offload import preset
+
+    template = None
+    if args.template:
+        from workbench.chat.render import read_template
+
+        template = read_template(Path(args.template))
+    return LocalChat(load_model(args.model, preset(args.preset), n_ctx=args.ctx, seed=args.seed or 0),
+                     template=template)
+
+
+def _turn(chat, messages, args, *, show: bool) -> object:
+    """Stream one reply to stdout (reasoning dimmed on a terminal); Ctrl-C stops it, keeping what came."""
+    import threading
+
+    stop = threading.Event()
+    colour = sys.stdout.isatty()
+    in_reasoning = False
+    try:
+        for event in chat.stream(messages, mode=args.mode, max_tokens=args.max_tokens, seed=args.seed, stop=stop):
+            if not show:
+                continue
+            if event.kind == "reasoning":
+                if not in_reasoning:
+                    sys.stdout.write((DIM if colour else "") + "[reasoning] ")
+                    in_reasoning = True
+                sys.stdout.write(event.text)
+            elif event.kind == "answer":
+                if in_reasoning:
+                    sys.stdout.write((RESET if colour else "") + "\n[answer] ")
+                    in_reasoning = False
+                sys.stdout.write(event.text)
+            elif event.kind == "tool_call":
+                sys.stdout.write(f"\n[tool call] {json.dumps(event.call, ensure_ascii=False)}")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        stop.set()
+    if show:
+        reply = chat.last
+        sys.stdout.write((RESET if colour and in_reasoning else "") +
+                         f"\n({reply.n_generated_tokens} tokens, {reply.generation_tokens_per_s:.1f} tok/s, "
+                         f"{reply.finish_reason})\n")
+    return chat.last
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    chat = _open_chat(args)
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    if args.prompt is not None:
+        messages.append({"role": "user", "content": args.prompt})
+        reply = _turn(chat, messages, args, show=not args.json)
+        if args.json:
+            json.dump(reply.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+            sys.stdout.write("\n")
+        return 0
+    print(f"kimi-wb chat ({args.mode}); /exit or Ctrl-D to quit, Ctrl-C stops a reply", file=sys.stderr)
+    while True:
+        try:
+            line = input("> ")
+        except EOFError:
+            return 0
+        if line.strip() in ("/exit", "/quit"):
+            return 0
+        if not line.strip():
+            continue
+        messages.append({"role": "user", "content": line})
+        reply = _turn(chat, messages, args, show=True)
+        messages.append({"role": "assistant", "content": reply.answer, "reasoning_content": reply.reasoning})
+
+
+def register(add) -> None:
+    p = add("chat", cmd_chat, "chat with a local GGUF or a server: one-shot (-p) or interactive")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="GGUF file (split 1 of a set), or the model id with --server")
+    p.add_argument("--server", metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
+    p.add_argument("--preset", default="gpu-all", help="offload preset for a local model (default gpu-all)")
+    p.add_argument("--ctx", type=int, default=8192, help="context size for a local model (default 8192)")
+    p.add_argument("--template", metavar="F", help="chat template file instead of the model's own")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--thinking", dest="mode", action="store_const", const="thinking", help="thinking mode (default)")
+    mode.add_argument("--instant", dest="mode", action="store_const", const="instant", help="instant mode")
+    p.set_defaults(mode="thinking")
+    p.add_argument("-p", "--prompt", help="one-shot: this user message, then exit")
+    p.add_argument("--system", help="a system message")
+    p.add_argument("--max-tokens", type=int, default=1024, help="longest reply (default 1024)")
+    p.add_argument("--seed", type=int, help="sampling seed")
