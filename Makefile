@@ -44,6 +44,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/pretok_bench.py
 	$(BIN)/python benchmarks/gguf_bench.py
+	$(BIN)/python benchmarks/chat_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
