@@ -23,6 +23,8 @@ EXPECTED = {
     # the old split set was fixed in place, llama.cpp stopped on <|im_end|>, restore undid it, the big file stayed sparse
     "04_gguf_patch": ["[in-place]", "llama.cpp EOS = 4098", "finish_reason: stop", "'content': '[EOS]'",
                       "routed-experts", "still"],
+    # the planner table and chart, a recommendation with its command, the app loaded the tiny model and replied
+    "05_offload_and_chat": ["cannot-run", "fits", "--n-cpu-moe", "llama-server -m", "ready", "generation_tokens_per_s"],
 }
 
 

@@ -46,6 +46,8 @@ def test_first_match_wins_and_cli_args():
     assert o.cli_args() == ["-ngl", "40", "-ot", r"blk\.1\.ffn_up_exps=CUDA0,\.ffn_.*_exps\.=CPU"]
     assert preset("cpu-only").cli_args() == ["-ngl", "0"] and preset("cpu-only").n_gpu_layers == 0
     assert preset("n-cpu-moe:1").override_string == r"blk\.0\.ffn_(up|down|gate|gate_up)_(ch|)exps=CPU"
+    assert preset("n-cpu-moe:20").cli_args() == ["-ngl", "99", "--n-cpu-moe", "20"]  # llama.cpp's own flag
+    assert preset("cpu-moe").cli_args() == ["-ngl", "99", "--cpu-moe"]
 
 
 @pytest.mark.parametrize("text,message", [

@@ -11,8 +11,8 @@ adds ``blk\\.I\\.ffn_(up|down|gate|gate_up)_(ch|)exps=CPU`` for I < N (shared ex
     >>> o = preset("experts-cpu")
     >>> o.buffer_for("blk.7.ffn_up_exps.weight"), o.buffer_for("blk.7.attn_q_b.weight")
     ('CPU', None)
-    >>> preset("n-cpu-moe:2").cli_args()
-    ['-ngl', '99', '-ot', 'blk\\\\.0\\\\.ffn_(up|down|gate|gate_up)_(ch|)exps=CPU,blk\\\\.1\\\\.ffn_(up|down|gate|gate_up)_(ch|)exps=CPU']
+    >>> preset("n-cpu-moe:2").cli_args(), preset("experts-cpu").cli_args()
+    (['-ngl', '99', '--n-cpu-moe', '2'], ['-ngl', '99', '-ot', '\\\\.ffn_.*_exps\\\\.=CPU'])
 
 Patterns cannot contain commas (llama.cpp splits the list on them, so ``{1,3}`` breaks).
 Python's ``re`` validates the patterns; the ECMAScript flavour of ``std::regex`` is a
@@ -49,6 +49,8 @@ class Offload:
     n_gpu_layers: int = GPU_ALL
     overrides: tuple[Override, ...] = ()
     description: str = field(default="", compare=False)
+    #: llama.cpp's own flag for these overrides, when it has one (``--n-cpu-moe 20``, ``--cpu-moe``)
+    flag: tuple[str, ...] = field(default=(), compare=False)
 
     def buffer_for(self, tensor: str) -> str | None:
         """The override buffer for ``tensor`` (first pattern found in its name), or None."""
@@ -64,6 +66,8 @@ class Offload:
     def cli_args(self) -> list[str]:
         """The ``llama-server`` / ``llama-cli`` arguments for this placement."""
         args = ["-ngl", str(self.n_gpu_layers)]
+        if self.flag:
+            return args + list(self.flag)
         return args + (["-ot", self.override_string] if self.overrides else [])
 
 
@@ -98,7 +102,7 @@ def n_cpu_moe(n: int) -> Offload:
     if n < 0:
         raise InputError(f"n-cpu-moe must be >= 0, got {n}")
     return Offload(f"n-cpu-moe:{n}", GPU_ALL, tuple(Override(f"blk\\.{i}{EXPS}", "CPU") for i in range(n)),
-                   f"routed experts of the first {n} blocks on the CPU (--n-cpu-moe {n})")
+                   f"routed experts of the first {n} blocks on the CPU (--n-cpu-moe {n})", ("--n-cpu-moe", str(n)))
 
 
 def experts_cpu_from_layer(n: int, blocks: int = 61) -> Offload:
@@ -118,7 +122,7 @@ PRESETS: dict[str, Offload] = {p.name: p for p in (
     Offload("up-down-cpu", GPU_ALL, (Override(r"\.ffn_(up|down)_exps\.", "CPU"),),
             "routed up and down projections on the CPU, gates on the GPU"),
     Offload("up-cpu", GPU_ALL, (Override(r"\.ffn_(up)_exps\.", "CPU"),), "routed up projections on the CPU"),
-    Offload("cpu-moe", GPU_ALL, (Override(EXPS, "CPU"),), "llama.cpp --cpu-moe"),
+    Offload("cpu-moe", GPU_ALL, (Override(EXPS, "CPU"),), "llama.cpp --cpu-moe", ("--cpu-moe",)),
     Offload("cpu-only", 0, (), "no layer on the GPU"),
 )}
 PARAMETRISED = {"n-cpu-moe": n_cpu_moe, "experts-cpu-from-layer": experts_cpu_from_layer}
