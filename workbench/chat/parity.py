@@ -27,37 +27,30 @@ from workbench.chat.suite import SUITE, Case
 STATUSES = ("equal", "differs", "fails", "unsupported")
 
 
-def text_diff(a: str, b: str, *, context: int = 24, limit: int = 3) -> str:
-    """Where ``b`` departs from ``a``: ``…context[-only in a-]{+only in b+}context…``, first ``limit`` edits."""
+def _edits(a, b, show, *, context: int, limit: int, at: str, pad: str) -> list[str]:
+    """The first ``limit`` edits from ``a`` to ``b``, each with ``context`` items of ``a`` either side."""
     ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
-    if not ops:
-        return "(identical)"
     parts = []
     for tag, i1, i2, j1, j2 in ops[:limit]:
-        before = a[max(0, i1 - context):i1]
-        after = a[i2:i2 + context]
-        edit = (f"[-{a[i1:i2]!r}-]" if tag in ("delete", "replace") else "") + \
-               (f"{{+{b[j1:j2]!r}+}}" if tag in ("insert", "replace") else "")
-        parts.append(f"at {i1}: …{before!r} {edit} {after!r}…")
+        edit = (f"[-{show(a[i1:i2])}-]" if tag in ("delete", "replace") else "") + \
+               (f"{{+{show(b[j1:j2])}+}}" if tag in ("insert", "replace") else "")
+        parts.append(f"{at}{i1}: …{pad}{show(a[max(0, i1 - context):i1])} {edit} {show(a[i2:i2 + context])}{pad}…")
     if len(ops) > limit:
         parts.append(f"… and {len(ops) - limit} more edits")
-    return "\n".join(parts)
+    return parts
+
+
+def text_diff(a: str, b: str, *, context: int = 24, limit: int = 3) -> str:
+    """Where ``b`` departs from ``a``: ``…context[-only in a-]{+only in b+}context…``, first ``limit`` edits."""
+    parts = _edits(a, b, repr, context=context, limit=limit, at="at ", pad="")
+    return "\n".join(parts) if parts else "(identical)"
 
 
 def id_diff(a: list[int], b: list[int], *, piece=None, context: int = 3, limit: int = 3) -> str:
     """Where the id sequence ``b`` departs from ``a``; ``piece(id) -> str`` labels ids when given."""
     show = (lambda ids: " ".join(f"{i}:{piece(i)!r}" for i in ids)) if piece else (lambda ids: " ".join(map(str, ids)))
-    ops = [op for op in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if op[0] != "equal"]
-    if not ops:
-        return f"(identical, {len(a)} ids)"
-    parts = [f"{len(a)} ids vs {len(b)}"]
-    for tag, i1, i2, j1, j2 in ops[:limit]:
-        edit = (f"[-{show(a[i1:i2])}-]" if tag in ("delete", "replace") else "") + \
-               (f"{{+{show(b[j1:j2])}+}}" if tag in ("insert", "replace") else "")
-        parts.append(f"at id #{i1}: … {show(a[max(0, i1 - context):i1])} {edit} {show(a[i2:i2 + context])} …")
-    if len(ops) > limit:
-        parts.append(f"… and {len(ops) - limit} more edits")
-    return "\n".join(parts)
+    parts = _edits(a, b, show, context=context, limit=limit, at="at id #", pad=" ")
+    return "\n".join([f"{len(a)} ids vs {len(b)}", *parts]) if parts else f"(identical, {len(a)} ids)"
 
 
 @dataclass
