@@ -94,7 +94,7 @@ def cmd_patch(args: argparse.Namespace) -> int:
 
 
 def cmd_fix_kimi(args: argparse.Namespace) -> int:
-    from workbench.ggufio.patch import fix_kimi
+    from workbench.ggufio.fixes import fix_kimi
 
     template = None
     if args.template:

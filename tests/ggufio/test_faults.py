@@ -24,25 +24,26 @@ EOS_KEY = "tokenizer.ggml.eos_token_id"
 
 KILL = """
 import os, signal, sys
-from workbench.ggufio import patch as m
+from workbench.ggufio import journal, patch as m
 calls = {"n": 0}
 def wrap(name, nth):
-    real = getattr(m, name)
+    module = journal if hasattr(journal, name) else m  # the module whose code calls it
+    real = getattr(module, name)
     def killer(*a, **k):
         calls["n"] += 1
         if calls["n"] == nth:
             os.kill(os.getpid(), signal.SIGKILL)
         return real(*a, **k)
-    setattr(m, name, killer)
+    setattr(module, name, killer)
 """
 
 # (point, function to wrap, call number at which to die, values)
 IN_PLACE = {"tokenizer.ggml.eos_token_id": "EOS", "tokenizer.ggml.add_bos_token": True}
 CASES = [
-    ("journal-written-before-any-overwrite", "_pwrite", 1, IN_PLACE),
-    ("between-two-overwrites", "_pwrite", 2, IN_PLACE),
+    ("journal-written-before-any-overwrite", "pwrite_all", 1, IN_PLACE),
+    ("between-two-overwrites", "pwrite_all", 2, IN_PLACE),
     ("after-overwrites-before-verification", "_check_values", 1, IN_PLACE),
-    ("while-writing-the-journal", "_fsync_dir", 1, IN_PLACE),
+    ("while-writing-the-journal", "fsync_dir", 1, IN_PLACE),
     ("mid-copy-of-a-rewrite", "_copy_chunk", 3, {"general.name": "a longer name than the fixture had"}),
     ("after-the-rename-before-llama-check", "_llama_check", 1, {"general.name": "a longer name than the fixture had"}),
 ]

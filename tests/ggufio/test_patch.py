@@ -12,7 +12,8 @@ from tests.ggufio.conftest import TEMPLATE, sha
 from workbench.errors import InputError
 from workbench.ggufio import patch as patch_mod
 from workbench.ggufio.inspect import inspect
-from workbench.ggufio.patch import backup_path, fix_kimi, kimi_fixes, padded_template, patch, plan, restore
+from workbench.ggufio.fixes import fix_kimi, kimi_fixes
+from workbench.ggufio.patch import backup_path, padded_template, patch, plan, restore
 
 EOS_KEY, TEMPLATE_KEY = "tokenizer.ggml.eos_token_id", "tokenizer.chat_template"
 

@@ -4,7 +4,9 @@
 - :mod:`.tiny`       ``make_tiny_model``: a small Kimi-architecture model llama.cpp runs on CPU
 - :mod:`.sparse`     real-scale Kimi-shaped files whose tensor data is a sparse hole
 - :mod:`.inspect`    ``inspect(path)``: keys, tensors, totals by type and role, split sets
-- :mod:`.patch`      ``patch(path, {key: value})`` in place or by rewrite, backup/restore, ``fix_kimi``
+- :mod:`.patch`      ``patch(path, {key: value})`` in place or by rewrite, backup/restore
+- :mod:`.journal`    crash-safe in-place writes: the journal and the rollback
+- :mod:`.fixes`      ``fix_kimi``: the known fixes for old Kimi files
 
 Named ``ggufio`` because ``gguf`` is the library underneath, which does all the parsing.
 """

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.ggufio.header import Header, read_header
+from workbench.ggufio.journal import journal_path
 
 SPLIT_NAME = re.compile(r"^(?P<stem>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 ARRAY_PREVIEW = 8
@@ -211,31 +212,6 @@ def split_members(path: str | os.PathLike[str]) -> list[Path]:
     return members
 
 
-def open_reader(path: Path, mode: str = "r"):
-    """``gguf.GGUFReader`` on one file, or a one-line :class:`InputError`."""
-    import gguf
-
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from e
-    if magic != b"GGUF":
-        raise InputError(f"{path}: not a GGUF file (magic {magic!r}, expected b'GGUF')")
-    try:
-        return gguf.GGUFReader(path, mode)
-    except PermissionError as e:
-        raise InputError(f"{path}: cannot open for {'writing' if mode != 'r' else 'reading'}: permission denied") from e
-    except Exception as e:  # the reader raises ValueError, struct and numpy errors on bad bytes
-        if "cannot reshape array" in str(e):  # a tensor view runs past the end of the file
-            raise InputError(f"{path}: truncated tensor data ({path.stat().st_size:,} bytes; {e})") from e
-        raise InputError(f"{path}: not a readable GGUF file ({type(e).__name__}: {e})") from e
-
-
 def read_file(path: Path) -> FileInfo:
     h = read_header(path)
     keys = {}
@@ -260,7 +236,7 @@ def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
     """Headers of ``path`` and, when it is one file of a split set, of every other member."""
     members = split_members(path)
     for m in members:
-        journal = m.with_name(m.name + ".wb-journal")
+        journal = journal_path(m)
         if journal.exists():
             raise InputError(f"{m}: an interrupted patch left {journal.name}; run `kimi-wb gguf restore {m}` "
                              "to roll it back")

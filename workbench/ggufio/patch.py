@@ -14,17 +14,16 @@
 
 Only the file of a split set that holds the key is touched (new keys go to split 1).
 
-Safety: an in-place patch first writes a *journal* beside the file (the original bytes of
-every range it will overwrite, fsynced), then overwrites, fsyncs, verifies, and deletes
-the journal. A patch killed at any point leaves the original file, the fully patched
-file, or a journal from which :func:`recover` (run by every patch and restore) puts the
-original bytes back. A rewrite only ever renames a complete, verified file over the old
-one, and keeps a hard link to the old until llama.cpp has loaded the new.
+Safety: in-place edits go through :mod:`workbench.ggufio.journal` (the original bytes are
+journalled before any overwrite; :func:`~workbench.ggufio.journal.recover`, run by every
+patch and restore, rolls an interrupted patch back). A rewrite only ever renames a complete,
+verified file over the old one, and keeps a hard link to the old until llama.cpp has loaded
+the new. The known Kimi fixes built on this are in :mod:`workbench.ggufio.fixes`.
 
 ``backup=True`` keeps the original header (every byte before tensor data) in
 ``PATH.wb-backup``; :func:`restore` writes it back (in place when the header length is
-unchanged, else by rewrite). Verification after every patch: the new values re-read with
-``gguf``, tensor offsets unchanged (rewrite: tensor bytes hashed equal), and llama.cpp
+unchanged, else by rewrite). Verification after every patch: the new values re-read from
+the header, tensor offsets unchanged (rewrite: tensor bytes hashed equal), and llama.cpp
 loads the file ``vocab_only`` and reports the new EOS / template.
 """
 
@@ -41,9 +40,9 @@ from pathlib import Path
 
 from workbench.errors import InputError, WorkbenchError
 from workbench.ggufio.header import SCALAR_FORMATS, STRING, read_header
-from workbench.ggufio.inspect import inspect, open_reader, split_members
+from workbench.ggufio.inspect import inspect, split_members
+from workbench.ggufio.journal import apply_edits, commit, fsync_dir, old_link, recover, rewrite_temp
 
-JOURNAL_SUFFIX = ".wb-journal"
 BACKUP_SUFFIX = ".wb-backup"
 TEMPLATE_KEY = "tokenizer.chat_template"
 CHUNK = 64 << 20
@@ -52,10 +51,6 @@ _INT_RANGES = {
     "uint32": (0, 2**32 - 1), "int32": (-(2**31), 2**31 - 1), "uint64": (0, 2**64 - 1), "int64": (-(2**63), 2**63 - 1),
 }
 _FLOATS = ("float32", "float64")
-
-
-def journal_path(path: Path) -> Path:
-    return path.with_name(path.name + JOURNAL_SUFFIX)
 
 
 def backup_path(path: Path) -> Path:
@@ -91,6 +86,8 @@ class Plan:
     changes: list[Change]
     edits: list[tuple[int, bytes]] = field(default_factory=list, repr=False)  # in-place: (offset, new bytes)
     write_bytes: int = 0
+    data_offset: int = 0  # where tensor data starts, as planned
+    layout: list[tuple[str, int, int]] = field(default_factory=list, repr=False)  # (tensor, offset, bytes), as planned
 
     @property
     def mode(self) -> str:
@@ -285,7 +282,7 @@ def plan(path: str | os.PathLike[str], values: Mapping[str, object], *, remove: 
             else:
                 changes.append(Change(key, old, value, type_name, "rewrite",
                                       f"{len(new_bytes):,} bytes where the old value has {old_len:,}"))
-        p = Plan(file_path, changes, edits)
+        p = Plan(file_path, changes, edits, data_offset=h.data_offset, layout=_layout(h))
         p.write_bytes = sum(len(b) for _, b in edits) if p.mode == "in-place" else \
             (file_path.stat().st_size if p.mode == "rewrite" else 0)
         plans.append(p)
@@ -299,74 +296,6 @@ def _new_key_type(value) -> str | None:
     if isinstance(value, int):
         return "int32" if value < 0 else "uint32"
     return {float: "float32", str: "string"}.get(type(value))
-
-
-# ---------------------------------------------------------------------------- journal
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _pwrite(fd: int, offset: int, data: bytes) -> None:
-    if os.pwrite(fd, data, offset) != len(data):
-        raise OSError(f"short write at offset {offset}")
-
-
-def _write_journal(path: Path, fd: int, edits: Sequence[tuple[int, bytes]]) -> Path:
-    """Record the original bytes of every range about to be overwritten; durable before any overwrite."""
-    originals = [(off, os.pread(fd, len(new), off)) for off, new in edits]
-    head = json.dumps({"file": path.name, "size": path.stat().st_size,
-                       "ranges": [[off, len(old)] for off, old in originals]}).encode() + b"\n"
-    journal = journal_path(path)
-    tmp = journal.with_name(journal.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(head + b"".join(old for _, old in originals))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, journal)
-    _fsync_dir(journal)
-    return journal
-
-
-def recover(path: str | os.PathLike[str]) -> bool:
-    """Roll back an interrupted in-place patch from its journal; True when there was one."""
-    p = Path(path)
-    # a rewrite killed before its rename leaves only a temp file; after it, a link to the old file: both are litter
-    p.with_name(f".{p.name}.wb-rewrite").unlink(missing_ok=True)
-    p.with_name(f".{p.name}.wb-old").unlink(missing_ok=True)
-    journal = journal_path(p)
-    journal.with_name(journal.name + ".tmp").unlink(missing_ok=True)  # a journal not yet complete: nothing written
-    if not journal.exists():
-        return False
-    raw = journal.read_bytes()
-    head, _, body = raw.partition(b"\n")
-    try:
-        meta = json.loads(head)
-        ranges = [(int(o), int(n)) for o, n in meta["ranges"]]
-    except (ValueError, KeyError, TypeError) as e:
-        raise InputError(f"{journal}: unreadable patch journal ({e}); the file may be half-patched") from e
-    if sum(n for _, n in ranges) != len(body):
-        raise InputError(f"{journal}: truncated patch journal; the file may be half-patched")
-    try:
-        fd = os.open(p, os.O_RDWR)
-    except OSError as e:
-        raise InputError(f"{p}: cannot open to roll back an interrupted patch: {e.strerror}") from e
-    try:
-        pos = 0
-        for off, n in ranges:
-            _pwrite(fd, off, body[pos:pos + n])
-            pos += n
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    journal.unlink()
-    _fsync_dir(journal)
-    return True
 
 
 # ---------------------------------------------------------------------------- apply
@@ -391,19 +320,8 @@ def _save_backup(path: Path, header_bytes: int) -> Path:
         meta = json.dumps({"file": path.name, "header_bytes": header_bytes, "size": path.stat().st_size,
                            "sha256": hashlib.sha256(header).hexdigest()}).encode() + b"\n"
         tmp.write_bytes(meta + header)
-    _fsync_dir(target)
+    fsync_dir(target)
     return target
-
-
-def _apply_in_place(p: Plan) -> None:
-    fd = os.open(p.path, os.O_RDWR)
-    try:
-        _write_journal(p.path, fd, p.edits)
-        for off, data in p.edits:
-            _pwrite(fd, off, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _rewrite(p: Plan, values: Mapping[str, object], remove: Sequence[str], *, header: bytes | None = None,
@@ -412,13 +330,13 @@ def _rewrite(p: Plan, values: Mapping[str, object], remove: Sequence[str], *, he
     import gguf
     from tqdm.auto import tqdm
 
-    reader = open_reader(p.path)
+    reader = gguf.GGUFReader(p.path)  # already validated by the header index (plan / restore)
     size = p.path.stat().st_size
     free = shutil.disk_usage(p.path.parent).free
     if free < size + (64 << 20):
         raise InputError(f"{p.path}: a rewrite needs {size / 2**30:.1f} GiB free beside the file, "
                          f"{free / 2**30:.1f} GiB available; nothing was changed")
-    tmp = p.path.with_name(f".{p.path.name}.wb-rewrite")
+    tmp = rewrite_temp(p.path)
     tensors = sorted(reader.tensors, key=lambda t: int(t.data_offset))
     if header is None:
         arch = reader.get_field("general.architecture")
@@ -581,7 +499,7 @@ def patch(
             results.append(Result(p, applied=False, recovered=recovered))
             continue
         _writable(p.path)
-        saved = _save_backup(p.path, _data_offset(p.path)) if backup else None
+        saved = _save_backup(p.path, p.data_offset) if backup else None
         if p.mode == "in-place":
             results.append(_finish_in_place(p, mine, gone, members[0], saved, recovered, llama_check))
         else:
@@ -590,11 +508,10 @@ def patch(
 
 
 def _finish_in_place(p: Plan, values, remove, first: Path, saved, recovered, llama_check) -> Result:
-    before = _tensor_layout(p.path)
-    _apply_in_place(p)
+    apply_edits(p.path, p.edits)
     try:
         verified = _check_values(p.path, values, remove)
-        if _tensor_layout(p.path) != before:
+        if _tensor_layout(p.path) != p.layout:
             raise WorkbenchError(f"{p.path}: tensor offsets moved")
         verified.append("tensor offsets unchanged")
         if llama_check:
@@ -602,56 +519,58 @@ def _finish_in_place(p: Plan, values, remove, first: Path, saved, recovered, lla
     except BaseException:
         recover(p.path)
         raise
-    journal_path(p.path).unlink()
-    _fsync_dir(p.path)
+    commit(p.path)
     return Result(p, True, verified, saved, recovered)
 
 
 def _finish_rewrite(p: Plan, values, remove, first: Path, saved, recovered, llama_check, progress) -> Result:
-    old_digest, old_layout = _tensor_digest(p.path)
-    tmp, digest = _rewrite(p, values, remove, progress=progress)
+    tmp, digest = _rewrite(p, values, remove, progress=progress)  # digest: the source's tensor bytes, as copied
     try:
         verified = _check_values(tmp, values, remove)
         new_digest, new_layout = _tensor_digest(tmp)
-        if new_digest != old_digest or digest != old_digest:
+        if new_digest != digest:
             raise WorkbenchError(f"{p.path}: tensor data differs after the rewrite; the original is kept")
-        if new_layout != old_layout:
+        if new_layout != _relative(p.layout, p.data_offset):
             raise WorkbenchError(f"{p.path}: tensor layout differs after the rewrite; the original is kept")
         verified.append(f"tensor data sha256 equal ({digest[:12]}…), relative offsets unchanged")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    keep = p.path.with_name(f".{p.path.name}.wb-old")
+    keep = old_link(p.path)
     keep.unlink(missing_ok=True)
     os.link(p.path, keep)
     os.replace(tmp, p.path)
-    _fsync_dir(p.path)
+    fsync_dir(p.path)
     try:
         if llama_check:
             verified += _llama_check(first, values)
     except BaseException:
         os.replace(keep, p.path)
-        _fsync_dir(p.path)
+        fsync_dir(p.path)
         raise
     keep.unlink()
     return Result(p, True, verified, saved, recovered)
 
 
-def _data_offset(path: Path) -> int:
-    h = read_header(path)
-    h.close()
-    return h.data_offset
+def _layout(h) -> list[tuple[str, int, int]]:
+    """(name, absolute offset, bytes) of every tensor of an indexed header."""
+    return [(t.name, h.data_offset + t.rel_offset, t.n_bytes) for t in h.tensors]
+
+
+def _relative(layout: list[tuple[str, int, int]], data_offset: int) -> list[tuple[str, int]]:
+    """(name, offset from the data start), in file order: what :func:`_tensor_digest` reports."""
+    return sorted(((name, off - data_offset) for name, off, _ in layout), key=lambda t: t[1])
 
 
 def _tensor_layout(path: Path) -> list[tuple[str, int, int]]:
-    """(name, absolute offset, bytes) of every tensor, from the header."""
+    """(name, absolute offset, bytes) of every tensor, read again from the file's header."""
     h = read_header(path)
-    layout = [(t.name, h.data_offset + t.rel_offset, t.n_bytes) for t in h.tensors]
+    layout = _layout(h)
     h.close()
     return layout
 
 
-# ---------------------------------------------------------------------------- restore and Kimi fixes
+# ---------------------------------------------------------------------------- restore
 
 
 def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path]:
@@ -669,26 +588,18 @@ def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path
         if hashlib.sha256(header).hexdigest() != meta["sha256"] or len(header) != meta["header_bytes"]:
             raise InputError(f"{saved}: damaged backup (checksum mismatch); nothing was changed")
         _writable(member)
-        current = _data_offset(member)
-        if current == len(header):
-            p = Plan(member, [], [(0, header)])
-            fd = os.open(member, os.O_RDWR)
-            try:
-                _write_journal(member, fd, p.edits)
-                _pwrite(fd, 0, header)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            journal_path(member).unlink()
+        h = read_header(member)
+        h.close()
+        if h.data_offset == len(header):
+            apply_edits(member, [(0, header)])
+            commit(member)
         else:
-            p = Plan(member, [])
-            old_digest, _ = _tensor_digest(member)
-            tmp, digest = _rewrite(p, {}, (), header=header, progress=progress)
-            if _tensor_digest(tmp)[0] != old_digest:
+            tmp, digest = _rewrite(Plan(member, []), {}, (), header=header, progress=progress)
+            if _tensor_digest(tmp)[0] != digest:
                 tmp.unlink(missing_ok=True)
                 raise WorkbenchError(f"{member}: tensor data differs after restoring; the patched file is kept")
             os.replace(tmp, member)
-        _fsync_dir(member)
+        fsync_dir(member)
         saved.unlink()
         if member not in done:
             done.append(member)
@@ -697,55 +608,4 @@ def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path
     return done
 
 
-def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True) -> dict[str, object]:
-    """The values that fix an old Kimi file; empty when it is already fixed.
-
-    - EOS on ``<|im_end|>``, looked up in the file's own vocabulary;
-    - ``types``: ``<think>``, ``</think>`` and the tool markers typed USER_DEFINED where the
-      converter typed them CONTROL (llama.cpp drops CONTROL tokens from plain detokenization,
-      so reasoning and tool calls vanish from llama-cpp-python's output);
-    - the chat template, when given.
-    """
-    import gguf
-
-    from workbench.tokenizer.special import EOS, NAMED
-
-    info = inspect(path)
-    tokens = info.keys.get("tokenizer.ggml.tokens")
-    if tokens is None:
-        raise InputError(f"{info.path}: no tokenizer metadata (tokenizer.ggml.tokens); pass split 1 of the set")
-    ids = {text: i for i, text in enumerate(info.array("tokenizer.ggml.tokens"))}
-    if EOS not in ids:
-        raise InputError(f"{info.path}: the vocabulary has no {EOS} token; not a Kimi tokenizer")
-    fixes: dict[str, object] = {}
-    if info.value("tokenizer.ggml.eos_token_id") != ids[EOS]:
-        fixes["tokenizer.ggml.eos_token_id"] = ids[EOS]
-    kinds = info.keys.get("tokenizer.ggml.token_type")
-    if types and kinds is not None:
-        current_types = info.array("tokenizer.ggml.token_type")
-        new = list(current_types)
-        for content, special in NAMED.values():
-            if not special and content in ids and new[ids[content]] == gguf.TokenType.CONTROL:
-                new[ids[content]] = int(gguf.TokenType.USER_DEFINED)
-        if new != current_types:
-            fixes["tokenizer.ggml.token_type"] = new
-    current = info.value(TEMPLATE_KEY)
-    if template is not None and current != template and not (
-            isinstance(current, str) and current.startswith(template) and current[len(template):].startswith("{#")):
-        fixes[TEMPLATE_KEY] = template
-    return fixes
-
-
-def fix_kimi(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True,
-             dry_run: bool = False, backup: bool = False, progress: bool = True) -> list[Result]:
-    """Apply :func:`kimi_fixes`; ``[]`` when the file is already fixed."""
-    if not dry_run:
-        for member in split_members(path):
-            recover(member)
-    fixes = kimi_fixes(path, template=template, types=types)
-    if not fixes:
-        return []
-    return patch(path, fixes, dry_run=dry_run, backup=backup, progress=progress)
-
-
-__all__ = ["Change", "Plan", "Result", "fix_kimi", "kimi_fixes", "parse_value", "patch", "plan", "recover", "restore"]
+__all__ = ["Change", "Plan", "Result", "parse_value", "patch", "plan", "recover", "restore"]

@@ -1,0 +1,69 @@
+"""The known fixes for old Kimi GGUF files, applied through :func:`workbench.ggufio.patch.patch`.
+
+- EOS on ``<|im_end|>``, looked up in the file's own vocabulary (never a hard-coded id);
+- ``<think>``, ``</think>`` and the tool markers typed USER_DEFINED where llama.cpp's converter
+  typed them CONTROL (llama.cpp drops CONTROL tokens from plain detokenization);
+- the chat template, when one is given.
+
+A second run finds nothing to do (``fix_kimi`` returns ``[]``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from workbench.errors import InputError
+from workbench.ggufio.inspect import inspect, split_members
+from workbench.ggufio.journal import recover
+from workbench.ggufio.patch import TEMPLATE_KEY, Result, patch
+
+
+def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True) -> dict[str, object]:
+    """The values that fix an old Kimi file; empty when it is already fixed.
+
+    - EOS on ``<|im_end|>``, looked up in the file's own vocabulary;
+    - ``types``: ``<think>``, ``</think>`` and the tool markers typed USER_DEFINED where the
+      converter typed them CONTROL (llama.cpp drops CONTROL tokens from plain detokenization,
+      so reasoning and tool calls vanish from llama-cpp-python's output);
+    - the chat template, when given.
+    """
+    import gguf
+
+    from workbench.tokenizer.special import EOS, NAMED
+
+    info = inspect(path)
+    tokens = info.keys.get("tokenizer.ggml.tokens")
+    if tokens is None:
+        raise InputError(f"{info.path}: no tokenizer metadata (tokenizer.ggml.tokens); pass split 1 of the set")
+    ids = {text: i for i, text in enumerate(info.array("tokenizer.ggml.tokens"))}
+    if EOS not in ids:
+        raise InputError(f"{info.path}: the vocabulary has no {EOS} token; not a Kimi tokenizer")
+    fixes: dict[str, object] = {}
+    if info.value("tokenizer.ggml.eos_token_id") != ids[EOS]:
+        fixes["tokenizer.ggml.eos_token_id"] = ids[EOS]
+    kinds = info.keys.get("tokenizer.ggml.token_type")
+    if types and kinds is not None:
+        current_types = info.array("tokenizer.ggml.token_type")
+        new = list(current_types)
+        for content, special in NAMED.values():
+            if not special and content in ids and new[ids[content]] == gguf.TokenType.CONTROL:
+                new[ids[content]] = int(gguf.TokenType.USER_DEFINED)
+        if new != current_types:
+            fixes["tokenizer.ggml.token_type"] = new
+    current = info.value(TEMPLATE_KEY)
+    if template is not None and current != template and not (
+            isinstance(current, str) and current.startswith(template) and current[len(template):].startswith("{#")):
+        fixes[TEMPLATE_KEY] = template
+    return fixes
+
+
+def fix_kimi(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True,
+             dry_run: bool = False, backup: bool = False, progress: bool = True) -> list[Result]:
+    """Apply :func:`kimi_fixes`; ``[]`` when the file is already fixed."""
+    if not dry_run:
+        for member in split_members(path):
+            recover(member)
+    fixes = kimi_fixes(path, template=template, types=types)
+    if not fixes:
+        return []
+    return patch(path, fixes, dry_run=dry_run, backup=backup, progress=progress)
