@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from workbench.tokenizer import load
-from workbench.tokenizer.gguf_vocab import add_tokenizer
+from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer
 
 TEMPLATE = (Path(__file__).resolve().parents[2] / "workbench" / "chat" / "templates" / "kimi-k2.jinja").read_text()
 
@@ -24,14 +24,7 @@ def write_gguf(path: Path, assets, *, tensors: dict, eos: str = "[EOS]", split: 
     """A GGUF with the Kimi tokenizer keys (old EOS by default) and the given numpy tensors."""
     w = gguf.GGUFWriter(path, arch="deepseek2")
     w.add_name("fixture")
-    w.add_block_count(1)
-    w.add_context_length(4096)
-    w.add_embedding_length(64)
-    w.add_feed_forward_length(128)
-    w.add_head_count(1)
-    w.add_head_count_kv(1)
-    w.add_layer_norm_rms_eps(1e-6)
-    w.add_vocab_size(assets.vocab_size)
+    add_minimal_hparams(w, assets.vocab_size, context_length=4096)
     if split:
         w.add_uint16("split.no", split[0])
         w.add_uint16("split.count", split[1])

@@ -101,6 +101,18 @@ def add_tokenizer(writer, assets: TokenizerAssets, *, eos: str = EOS, chat_templ
         writer.add_chat_template(template)
 
 
+def add_minimal_hparams(writer, vocab_size: int, *, context_length: int = 262144) -> None:
+    """The minimal ``deepseek2`` hyper-parameters llama.cpp reads before it stops at ``vocab_only``."""
+    writer.add_block_count(1)
+    writer.add_context_length(context_length)
+    writer.add_embedding_length(64)
+    writer.add_feed_forward_length(128)
+    writer.add_head_count(1)
+    writer.add_head_count_kv(1)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_vocab_size(vocab_size)
+
+
 def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, eos: str = EOS,
                      chat_template: str | None = None, control_all: bool = False) -> Path:
     """Write a vocab-only GGUF for ``assets``; atomic (temp file + rename)."""
@@ -110,15 +122,7 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
     with atomic_path(out) as tmp:
         w = gguf.GGUFWriter(tmp, arch="deepseek2")
         w.add_name(f"{assets.path.name} (vocab only)")
-        # the minimal hyper-parameters llama.cpp reads before it stops at vocab_only
-        w.add_block_count(1)
-        w.add_context_length(262144)
-        w.add_embedding_length(64)
-        w.add_feed_forward_length(128)
-        w.add_head_count(1)
-        w.add_head_count_kv(1)
-        w.add_layer_norm_rms_eps(1e-6)
-        w.add_vocab_size(assets.vocab_size)
+        add_minimal_hparams(w, assets.vocab_size)
         add_tokenizer(w, assets, eos=eos, chat_template=chat_template, control_all=control_all)
         w.write_header_to_file()
         w.write_kv_data_to_file()
