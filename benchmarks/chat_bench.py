@@ -20,14 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
-
-def best(fn, repeat: int) -> float:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
+from timing import best_of
 
 
 def main() -> None:
@@ -107,11 +100,11 @@ def main() -> None:
     loaded.close()
 
     (big,) = write_kimi_shaped(root / "Kimi-K2-UD-Q2_K_XL.gguf")
-    info_t = best(lambda: inspect(big), args.repeat)
+    info_t = best_of(lambda: inspect(big), args.repeat)
     info = inspect(big)
-    one = best(lambda: plan_memory(info, "experts-cpu", n_ctx=98304, vram="24GiB", ram="256GiB", disk="1TB",
+    one = best_of(lambda: plan_memory(info, "experts-cpu", n_ctx=98304, vram="24GiB", ram="256GiB", disk="1TB",
                                    recommend=False), args.repeat)
-    full = best(lambda: plan_memory(big, "experts-cpu", n_ctx=98304, vram="24GiB", ram="256GiB", disk="1TB"),
+    full = best_of(lambda: plan_memory(big, "experts-cpu", n_ctx=98304, vram="24GiB", ram="256GiB", disk="1TB"),
                 args.repeat)
     print(f"planner on the 1T header: headers {info_t * 1e3:.0f} ms, one plan {one * 1e3:.0f} ms, "
           f"headers + plan + recommendation {full * 1e3:.0f} ms")

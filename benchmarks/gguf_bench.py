@@ -21,15 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+from timing import best_of
 
 
 def real_file(path: Path, gb: float) -> Path:
@@ -81,16 +73,16 @@ def main() -> None:
     info = inspect(big)
     im_end = info.array("tokenizer.ggml.tokens").index("<|im_end|>")
     old_eos = info.value("tokenizer.ggml.eos_token_id")
-    print(f"  inspect (headers of {len(info.tensors):,} tensors): {best(lambda: inspect(big), args.repeat) * 1e3:,.0f} ms")
+    print(f"  inspect (headers of {len(info.tensors):,} tensors): {best_of(lambda: inspect(big), args.repeat) * 1e3:,.0f} ms")
     values = [im_end, old_eos]  # every timed call changes the value: no call is a no-op
 
     def flip(**kw):
         values.reverse()
         patch(big, {"tokenizer.ggml.eos_token_id": values[1]}, progress=False, **kw)
 
-    fast = best(lambda: flip(llama_check=False), args.repeat)
+    fast = best_of(lambda: flip(llama_check=False), args.repeat)
     print(f"  in-place EOS patch, header re-read only: {fast * 1e3:,.0f} ms")
-    full = best(flip, args.repeat)
+    full = best_of(flip, args.repeat)
     print(f"  in-place EOS patch with the llama.cpp vocab_only check: {full * 1e3:,.0f} ms")
     after = allocated_bytes(big)
     print(f"  allocated after patching: {after / 2**20:,.1f} MiB ({'unchanged' if after == alloc else 'CHANGED'}); "
@@ -100,9 +92,9 @@ def main() -> None:
     real = real_file(root / "real.gguf", args.real_gb)
     print(f"real file: {real.stat().st_size / 1e9:,.2f} GB")
     names = iter(["benca", "bench"] * args.repeat)  # same length as "bench": in place
-    in_place = best(lambda: patch(real, {"general.name": next(names)}, llama_check=False, progress=False), args.repeat)
+    in_place = best_of(lambda: patch(real, {"general.name": next(names)}, llama_check=False, progress=False), args.repeat)
     lengths = iter(range(6, 6 + args.repeat))
-    rewrite = best(lambda: patch(real, {"general.name": "b" * next(lengths)}, llama_check=False, progress=False),
+    rewrite = best_of(lambda: patch(real, {"general.name": "b" * next(lengths)}, llama_check=False, progress=False),
                    args.repeat)
     print(f"  in-place patch: {in_place * 1e3:,.1f} ms · rewrite (stream, fsync, re-hash): {rewrite:,.2f} s · "
           f"ratio {rewrite / in_place:,.0f}x")

@@ -30,7 +30,6 @@ import base64
 import os
 import platform
 import sys
-import time
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable without an editable install
     sys.path.insert(0, str(ROOT))
 
+from timing import best_of  # noqa: E402  (benchmarks/, the script's own folder)
 from workbench.pretok import ENGINES, SCHEMES, scan, split  # noqa: E402
 
 CORPUS_DIR = ROOT / "data" / "corpus"
@@ -71,16 +71,6 @@ def build_corpus(corpus_dir: Path, target_bytes: int) -> str:
                 break
     print(f"corpus: {len(files)} files from {corpus_dir}, repeated to {size / 1e6:.2f} MB")
     return "".join(parts)
-
-
-def best_of(fn: Callable[[], Any], repeat: int) -> float:
-    """The fastest of ``repeat`` wall-clock runs of ``fn``, in seconds."""
-    best = float("inf")
-    for _ in range(max(1, repeat)):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def mb_per_s(n_bytes: int, seconds: float) -> float:
