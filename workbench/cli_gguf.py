@@ -8,15 +8,12 @@ import sys
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.units import format_size
 
 
 def _emit(doc: object) -> None:
     json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, default=str)
     sys.stdout.write("\n")
-
-
-def _gib(n: int) -> str:
-    return f"{n / 2**30:,.2f} GiB" if n >= 2**30 else f"{n / 2**20:,.2f} MiB" if n >= 2**20 else f"{n:,} B"
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -28,12 +25,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         return 0
     first = info.files[0]
     print(f"{info.path}: GGUF v{first.version}, alignment {first.alignment}, {len(info.files)} file(s), "
-          f"{_gib(info.total_bytes)}, {len(info.keys)} keys, {len(info.tensors):,} tensors")
+          f"{format_size(info.total_bytes)}, {len(info.keys)} keys, {len(info.tensors):,} tensors")
     for f in info.files:
-        print(f"  {f.path.name}: {_gib(f.size)}, header {_gib(f.data_offset)}, {len(f.keys)} keys, {len(f.tensors)} tensors")
+        print(f"  {f.path.name}: {format_size(f.size)}, header {format_size(f.data_offset)}, {len(f.keys)} keys, {len(f.tensors)} tensors")
     if info.tensors:
-        print("by type:  " + ", ".join(f"{k} {_gib(v)}" for k, v in info.by_type().items()))
-        print("by role:  " + ", ".join(f"{k} {_gib(v)}" for k, v in info.by_role().items()))
+        print("by type:  " + ", ".join(f"{k} {format_size(v)}" for k, v in info.by_type().items()))
+        print("by role:  " + ", ".join(f"{k} {format_size(v)}" for k, v in info.by_role().items()))
     tok = info.tokenizer()
     if tok["n_tokens"]:
         print(f"tokenizer: {tok['model']} / pre {tok['pre']}, {tok['n_tokens']:,} tokens, "
@@ -48,7 +45,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print("tensors:")
         for t in info.tensors:
             shape = "x".join(str(d) for d in t.shape)
-            print(f"  {t.name:<36} {t.type:<8} {shape:<22} {_gib(t.n_bytes):>12}  @{t.offset:,}  {t.role}")
+            print(f"  {t.name:<36} {t.type:<8} {shape:<22} {format_size(t.n_bytes):>12}  @{t.offset:,}  {t.role}")
     return 0
 
 
@@ -137,7 +134,7 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
         _emit({"files": [str(f) for f in files], "bytes": sum(f.stat().st_size for f in files)})
     else:
         for f in files:
-            print(f"wrote {f} ({_gib(f.stat().st_size)})")
+            print(f"wrote {f} ({format_size(f.stat().st_size)})")
     return 0
 
 
@@ -159,8 +156,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"{p.path}: {p.offload.name} (-ngl {p.offload.n_gpu_layers}), context {p.n_ctx:,}")
     for device, need in p.need.items():
         have = p.vram if device == "GPU" else p.ram
-        print(f"  {device}: weights {_gib(p.weights_bytes.get(device, 0))} + KV {_gib(p.kv_by_device.get(device, 0))}"
-              f" + compute ~{_gib(p.compute_bytes.get(device, 0))} = {_gib(need)} of {_gib(have)}")
+        print(f"  {device}: weights {format_size(p.weights_bytes.get(device, 0))} + KV {format_size(p.kv_by_device.get(device, 0))}"
+              f" + compute ~{format_size(p.compute_bytes.get(device, 0))} = {format_size(need)} of {format_size(have)}")
     print(f"verdict: {p.verdict}" + "".join(f"\n  {r}" for r in p.reasons))
     print(f"recommendation: {p.recommendation}")
     print("command: " + " ".join(_quote(a) for a in p.command(sampling=SAMPLING[args.mode])))

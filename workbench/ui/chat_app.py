@@ -27,14 +27,11 @@ from workbench.errors import WorkbenchError
 from workbench.run.chat import PRESETS as SAMPLING
 from workbench.run.models import find_models
 from workbench.run.offload import PRESETS as OFFLOADS
+from workbench.units import format_size
 
 _BAR = ("<div style='display:flex;align-items:center;gap:.5em'><span style='width:3em'>{dev}</span>"
         "<div style='background:#eee;width:240px;height:12px'><div style='background:{colour};height:12px;"
         "width:{pct:.0f}%'></div></div><span>{used} of {have}</span></div>")
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
 
 
 class ChatApp(widgets.VBox):
@@ -143,8 +140,8 @@ class ChatApp(widgets.VBox):
         self.plan = p
         need = p.need
         bars = "".join(_BAR.format(dev=dev, colour="#d62728" if need.get(dev, 0) > have else "#2ca02c",
-                                   pct=min(100, 100 * need.get(dev, 0) / max(have, 1)), used=_gib(need.get(dev, 0)),
-                                   have=_gib(have))
+                                   pct=min(100, 100 * need.get(dev, 0) / max(have, 1)), used=format_size(need.get(dev, 0)),
+                                   have=format_size(have))
                        for dev, have in (("GPU", p.vram), ("CPU", p.ram)) if dev in need and (dev != "GPU" or p.vram))
         self.plan_view.value = (f"<b>{p.verdict}</b> · recommended: {html.escape(p.recommendation)}{bars}"
                                 + "".join(f"<div style='color:#555'>{html.escape(r)}</div>" for r in p.reasons))
