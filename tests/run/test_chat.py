@@ -14,7 +14,6 @@ import pytest
 
 from workbench.chat.bundled import bundled_template
 from workbench.errors import InputError
-from workbench.ggufio.tiny import make_tiny_model
 from workbench.run.chat import PRESETS, LocalChat, Sampling
 from workbench.run.loader import load_model
 from workbench.run.offload import preset
@@ -27,11 +26,8 @@ HI = [{"role": "user", "content": "Hi"}]
 
 
 @pytest.fixture(scope="module")
-def chat(tiny_vocab, tmp_path_factory):
-    from workbench.tokenizer import load
-
-    (path,) = make_tiny_model(tmp_path_factory.mktemp("m") / "Kimi-K2-Tiny.gguf", vocab=load(tiny_vocab))
-    loaded = load_model(path, preset("cpu-only"), n_ctx=512, n_threads=1)
+def chat(tiny_model):
+    loaded = load_model(tiny_model, preset("cpu-only"), n_ctx=512, n_threads=1)
     yield LocalChat(loaded, template=SWITCHED)
     loaded.close()
 

@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 
 from tests.test_cli import run
-from workbench.ggufio.tiny import make_tiny_model
 
 
-@pytest.fixture(scope="module")
-def model(tiny_vocab, tmp_path_factory) -> Path:
-    from workbench.tokenizer import load
-
-    return make_tiny_model(tmp_path_factory.mktemp("m") / "Kimi-K2-Tiny.gguf", vocab=load(tiny_vocab))[0]
-
-
-def test_one_shot_json(model, capsys):
-    code, out, _ = run(capsys, "chat", str(model), "-p", "Hi", "--max-tokens", "5", "--seed", "1", "--json",
+def test_one_shot_json(tiny_model, capsys):
+    code, out, _ = run(capsys, "chat", str(tiny_model), "-p", "Hi", "--max-tokens", "5", "--seed", "1", "--json",
                        "--ctx", "512", "--instant")
     doc = json.loads(out)
     assert code == 0 and {"reasoning", "answer", "n_prompt_tokens", "n_generated_tokens",
@@ -29,8 +19,8 @@ def test_one_shot_json(model, capsys):
     assert doc["n_generated_tokens"] <= 5 and doc["n_prompt_tokens"] > 10 and doc["finish_reason"] in ("length", "stop")
 
 
-def test_interactive_loop_keeps_the_conversation(model):
-    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "chat", str(model), "--max-tokens", "3", "--seed", "2",
+def test_interactive_loop_keeps_the_conversation(tiny_model):
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "chat", str(tiny_model), "--max-tokens", "3", "--seed", "2",
                            "--ctx", "512"], input="Hi\n\nAgain\n/exit\n", capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("tok/s") == 2 and "Ctrl-D to quit" in proc.stderr

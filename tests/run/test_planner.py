@@ -7,7 +7,6 @@ import pytest
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect
 from workbench.ggufio.sparse import write_kimi_shaped
-from workbench.ggufio.tiny import make_tiny_model
 from workbench.run.loader import load_model
 from workbench.run.offload import custom, preset
 from workbench.run.planner import parse_size, plan_memory
@@ -21,10 +20,8 @@ def kimi(tmp_path_factory):
     return inspect(path)
 
 
-def test_weights_match_llama_cpp_on_the_tiny_model(tiny_vocab, tmp_path):
-    from workbench.tokenizer import load
-
-    (path,) = make_tiny_model(tmp_path / "t.gguf", vocab=load(tiny_vocab))
+def test_weights_match_llama_cpp_on_the_tiny_model(tiny_model):
+    path = tiny_model
     plan = plan_memory(path, "experts-cpu", n_ctx=256, vram=0, ram="1GiB", disk="1GiB")
     loaded = load_model(path, preset("experts-cpu"), n_ctx=256)
     measured = sum(loaded.buffers.values()) * 2**20  # llama.cpp's own "model buffer size" lines

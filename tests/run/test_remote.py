@@ -11,7 +11,6 @@ import urllib.request
 import pytest
 
 from workbench.errors import InputError
-from workbench.ggufio.tiny import make_tiny_model
 from workbench.run.remote import RemoteChat
 
 HI = [{"role": "user", "content": "Hi"}]
@@ -24,10 +23,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tiny_vocab, tmp_path_factory):
+def server(tiny_vocab, tiny_model):
     from workbench.tokenizer import load
 
-    (model,) = make_tiny_model(tmp_path_factory.mktemp("m") / "Kimi-K2-Tiny.gguf", vocab=load(tiny_vocab))
+    model = tiny_model
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "512", "--n_threads", "1"],
