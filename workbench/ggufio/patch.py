@@ -446,14 +446,12 @@ def _check_values(path: Path, values: Mapping[str, object], remove: Sequence[str
 
 def _llama_check(first: Path, values: Mapping[str, object]) -> list[str]:
     """llama.cpp loads the file (vocab only) and sees the new EOS and template."""
-    import llama_cpp
-    from llama_cpp._utils import suppress_stdout_stderr
+    from workbench.tokenizer.gguf_vocab import llama_vocab
 
     try:
-        with suppress_stdout_stderr(disable=False):
-            llm = llama_cpp.Llama(str(first), vocab_only=True, verbose=False)
-    except (ValueError, RuntimeError) as e:
-        raise WorkbenchError(f"{first}: llama.cpp cannot load the patched file: {e}") from e
+        llm = llama_vocab(first)
+    except InputError as e:
+        raise WorkbenchError(f"{first}: llama.cpp cannot load the patched file: {e.__cause__}") from e
     done = ["llama.cpp loads it (vocab_only)"]
     eos = values.get("tokenizer.ggml.eos_token_id")
     if eos is not None:

@@ -118,14 +118,9 @@ class TokenizerAssets:
         """llama.cpp's own vocabulary, loaded ``vocab_only`` from the GGUF (GGUF assets only)."""
         if self.source != "gguf":
             raise InputError(f"{self.path}: llama.cpp reads GGUF files; these assets come from a {self.source}")
-        import llama_cpp
-        from llama_cpp._utils import suppress_stdout_stderr
+        from workbench.tokenizer.gguf_vocab import llama_vocab
 
-        try:
-            with suppress_stdout_stderr(disable=False):  # verbose=False still lets the context's warnings through
-                return llama_cpp.Llama(str(self.path), vocab_only=True, verbose=False)
-        except (ValueError, RuntimeError) as e:
-            raise InputError(f"{self.path}: llama.cpp cannot load this vocabulary: {e}") from e
+        return llama_vocab(self.path)
 
     def special_rows(self, *, reserved: bool = False) -> list[dict]:
         """The special-token table: id, content, special flag, GGUF token type (GGUF only) and roles."""

@@ -131,6 +131,18 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
     return out
 
 
+def llama_vocab(path: str | os.PathLike[str]):
+    """llama.cpp's own reading of a GGUF's vocabulary: a ``llama_cpp.Llama`` loaded ``vocab_only``."""
+    import llama_cpp
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    try:
+        with suppress_stdout_stderr(disable=False):  # verbose=False still lets the context's warnings through
+            return llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    except (ValueError, RuntimeError) as e:
+        raise InputError(f"{path}: llama.cpp cannot load this vocabulary: {e}") from e
+
+
 def first_split(path: Path) -> Path | None:
     """``X-00003-of-00005.gguf -> X-00001-of-00005.gguf``; None for a file not named like a split."""
     m = _SPLIT_NAME.search(path.name)
