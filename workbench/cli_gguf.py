@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -160,14 +161,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
               f" + compute ~{format_size(p.compute_bytes.get(device, 0))} = {format_size(need)} of {format_size(have)}")
     print(f"verdict: {p.verdict}" + "".join(f"\n  {r}" for r in p.reasons))
     print(f"recommendation: {p.recommendation}")
-    print("command: " + " ".join(_quote(a) for a in p.command(sampling=SAMPLING[args.mode])))
+    print("command: " + shlex.join(p.command(sampling=SAMPLING[args.mode])))
     return 0
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
 
 
 def register(sub, add) -> None:

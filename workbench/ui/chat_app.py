@@ -215,13 +215,11 @@ class ChatApp(widgets.VBox):
             if event.kind == "reasoning":
                 reasoning.append(event.text)
                 self.reasoning_view.value = f"<pre style='white-space:pre-wrap'>{html.escape(''.join(reasoning))}</pre>"
-            elif event.kind == "answer":
-                if self.reasoning_box.selected_index is not None and not answer:
+            elif event.kind in ("answer", "tool_call"):
+                if event.kind == "answer" and self.reasoning_box.selected_index is not None and not answer:
                     self.reasoning_box.selected_index = None  # fold the reasoning once the answer starts
-                answer.append(event.text)
-                self.answer_view.value = f"<div style='white-space:pre-wrap'>{html.escape(''.join(answer))}</div>"
-            elif event.kind == "tool_call":
-                answer.append(f"\n[tool call {event.call['function']['name']}({event.call['function']['arguments']})]")
+                call = event.call and event.call["function"]
+                answer.append(event.text if call is None else f"\n[tool call {call['name']}({call['arguments']})]")
                 self.answer_view.value = f"<div style='white-space:pre-wrap'>{html.escape(''.join(answer))}</div>"
         self.reply = self.chat.last
         self.messages.append({"role": "assistant", "content": self.reply.answer,
