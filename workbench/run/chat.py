@@ -67,7 +67,8 @@ class Reply:
                 "generation_tokens_per_s": round(self.generation_tokens_per_s, 2)}
 
 
-def _mode(mode: str) -> str:
+def check_mode(mode: str) -> str:
+    """``mode`` when it names a sampling preset, else a one-line :class:`InputError`."""
     if mode not in PRESETS:
         raise InputError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
     return mode
@@ -89,7 +90,7 @@ class LocalChat:
         from workbench.chat import mode_kwargs, render
 
         return render(self.template, messages, tools=tools, add_generation_prompt=True,
-                      **mode_kwargs(self.template, thinking=_mode(mode) == "thinking"))
+                      **mode_kwargs(self.template, thinking=check_mode(mode) == "thinking"))
 
     def stream(self, messages: list[dict], *, mode: str = "thinking", sampling: Sampling | None = None,
                tools: list[dict] | None = None, max_tokens: int = 1024, seed: int | None = None,
@@ -103,7 +104,7 @@ class LocalChat:
         import llama_cpp
         import numpy as np
 
-        sampling = sampling or PRESETS[_mode(mode)]
+        sampling = sampling or PRESETS[check_mode(mode)]
         prompt = self.render(messages, mode=mode, tools=tools)
         llm = self.llm
         tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 
 from workbench.errors import InputError
-from workbench.run.chat import PRESETS, Reply, Sampling, _mode
+from workbench.run.chat import PRESETS, Reply, Sampling, check_mode
 from workbench.run.stream import Event, ReplyParser
 
 
@@ -61,7 +61,7 @@ class RemoteChat:
                tools: list[dict] | None = None, max_tokens: int = 1024, seed: int | None = None,
                stop: threading.Event | None = None, logit_bias: dict[int, float] | None = None) -> Iterator[Event]:
         """Events as chunks arrive; the finished :class:`~workbench.run.chat.Reply` is then in :attr:`last`."""
-        sampling = sampling or PRESETS[_mode(mode)]
+        sampling = sampling or PRESETS[check_mode(mode)]
         thinking = mode == "thinking"
         body: dict = {"min_p": sampling.min_p, "chat_template_kwargs": {"thinking": thinking, "enable_thinking": thinking}}
         if sampling.top_k:
