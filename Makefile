@@ -1,6 +1,6 @@
 # kimi-workbench — two commands on a fresh machine:
-#   make lab    set up .venv (first time only), write the demo model, start JupyterLab on notebooks/
-#   make test   set up .venv (first time only) and run the whole test suite
+#   make lab    set up .venv and llama-server (first time only), write the demo model, start JupyterLab on notebooks/
+#   make test   set up .venv, llama-server and Chromium (first time only) and run the whole test suite
 #
 # The install is stamped with a hash of the dependency spec (pyproject.toml), so a
 # second run reinstalls nothing unless the spec changed. llama-cpp-python compiles
@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.installed-$(SPEC)
 
 DEMO   := artifacts/Kimi-K2-Tiny.gguf
 
-.PHONY: setup lab test bench clean
+.PHONY: setup llama-server browser lab test bench clean
 
 setup: $(STAMP)
 
@@ -35,10 +35,20 @@ $(DEMO): $(STAMP)
 	@mkdir -p artifacts
 	$(BIN)/kimi-wb make-tiny-model $(DEMO)
 
-lab: setup $(DEMO)
+# the real llama-server (CPU), built once from the llama.cpp inside the pinned llama-cpp-python
+# sources (about 7 minutes on 2 cores) into ~/.cache/kimi-workbench; later runs find it at once
+llama-server: setup
+	$(BIN)/kimi-wb build-llama-server
+
+# Debian's Chromium for the browser end-to-end test (installed once; needs root or sudo)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+lab: setup llama-server $(DEMO)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
 
-test: setup
+test: setup llama-server browser
 	$(BIN)/python -m pytest
 
 bench: setup

@@ -38,3 +38,14 @@ def tiny_model(tiny_vocab, tmp_path_factory) -> Path:
     from workbench.tokenizer import load
 
     return make_tiny_model(tmp_path_factory.mktemp("model") / "Kimi-K2-Tiny.gguf", vocab=load(tiny_vocab))[0]
+
+
+@pytest.fixture(scope="session")
+def llama_server_binary() -> Path:
+    """The real llama-server that `make test` builds (from the pinned llama-cpp-python sources)."""
+    from workbench.run import llama_server
+
+    found = llama_server.find()
+    if found is None:
+        pytest.fail("no llama-server binary; `make test` builds one (kimi-wb build-llama-server)")
+    return found

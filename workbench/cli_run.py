@@ -1,4 +1,4 @@
-"""``kimi-wb chat``: one-shot or interactive chat with a local GGUF or an OpenAI-compatible server."""
+"""``kimi-wb chat`` (one-shot or interactive, a local GGUF or an OpenAI-compatible server) and ``build-llama-server``."""
 
 from __future__ import annotations
 
@@ -91,7 +91,20 @@ def cmd_chat(args: argparse.Namespace) -> int:
         messages.append({"role": "assistant", "content": reply.answer, "reasoning_content": reply.reasoning})
 
 
+def cmd_build_llama_server(args: argparse.Namespace) -> int:
+    from workbench.run import llama_server
+
+    path = llama_server.build(jobs=args.jobs, force=args.force)
+    print(json.dumps({"path": str(path), "llama_cpp_python": llama_server.version()}) if args.json else path)
+    return 0
+
+
 def register(add) -> None:
+    p = add("build-llama-server", cmd_build_llama_server,
+            "build the real llama-server (CPU) once from the pinned llama-cpp-python sources; print its path")
+    p.add_argument("--force", action="store_true", help="rebuild even if a cached binary exists")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel compile jobs (default: all cores)")
+
     p = add("chat", cmd_chat, "chat with a local GGUF or a server: one-shot (-p) or interactive")
     p.add_argument("model", metavar="MODEL", nargs="?", help="GGUF file (split 1 of a set), or the model id with --server")
     p.add_argument("--server", metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")

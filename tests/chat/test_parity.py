@@ -23,7 +23,7 @@ def assets(tiny_vocab):
 
 def test_good_template_across_renderers(assets):
     table = parity(GOOD, tokenizer=assets)
-    assert table.frame().shape == (len(SUITE), 3)
+    assert table.frame().shape == (len(SUITE), 4)  # hf, llama.cpp, llama-cpp-python, llama-server
     counts = table.counts()
     assert counts["llama-cpp-python"]["equal"] == len(SUITE) and counts["hf"]["equal"] == len(SUITE)
     # llama.cpp's built-in kimi-k2 formatter: no default system prompt, no tools or reasoning fields

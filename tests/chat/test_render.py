@@ -39,7 +39,7 @@ def test_llama_cpp_builtin_recognises_kimi_but_adds_no_system_prompt(name):
 
 
 def test_renderers_registry():
-    assert list(RENDERERS) == ["hf", "llama.cpp", "llama-cpp-python"]
+    assert list(RENDERERS) == ["hf", "llama.cpp", "llama-cpp-python", "llama-server"]
 
 
 @pytest.mark.parametrize("renderer", ["hf", "llama-cpp-python"])

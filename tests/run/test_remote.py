@@ -1,36 +1,40 @@
-"""The remote backend against a real server process (llama_cpp.server serving the tiny model on loopback)."""
+"""The remote backend against real server processes on loopback: llama_cpp.server and llama-server, each serving the tiny model."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from workbench.errors import InputError
+from workbench.run.llama_server import LlamaServer, free_port
 from workbench.run.remote import RemoteChat
 
 HI = [{"role": "user", "content": "Hi"}]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tiny_vocab, tiny_model):
-    from workbench.tokenizer import load
-
-    model = tiny_model
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+def _python_server(model: Path, port: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
                              "--port", str(port), "--n_ctx", "512", "--n_threads", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.fixture(scope="module", params=["llama_cpp.server", "llama-server"])
+def server(request, tiny_vocab, tiny_model):
+    """Both real servers users point the remote backend at, serving the tiny model on loopback."""
+    from workbench.tokenizer import load
+
+    if request.param == "llama-server":
+        binary = request.getfixturevalue("llama_server_binary")
+        with LlamaServer(["-m", str(tiny_model), "-c", "512", "--threads", "1", "--jinja"], binary=binary) as srv:
+            yield f"{srv.url}/v1", load(tiny_vocab)
+        return
+    port = free_port()
+    proc = _python_server(tiny_model, port)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 60
     while True:
@@ -50,7 +54,7 @@ def server(tiny_vocab, tiny_model):
 def test_streams_a_reply(server):
     url, assets = server
     chat = RemoteChat(url)
-    assert chat.model.endswith("Kimi-K2-Tiny.gguf")
+    assert "Kimi-K2-Tiny" in chat.model
     events = list(chat.stream(HI, mode="instant", max_tokens=6, seed=3,
                               logit_bias={assets.special_id("<|im_end|>"): -100.0}))
     reply = chat.last

@@ -21,7 +21,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, render
+from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, available_renderers, render
 from workbench.chat.suite import SUITE, Case
 
 STATUSES = ("equal", "differs", "fails", "unsupported")
@@ -135,7 +135,7 @@ def parity(
     ``tokenizer`` (a :class:`~workbench.tokenizer.assets.TokenizerAssets`) adds the token ids
     each prompt encodes to, so a text difference can be read as the model sees it.
     """
-    names = list(renderers) if renderers is not None else list(RENDERERS)
+    names = list(renderers) if renderers is not None else available_renderers()
     for n in names:
         RENDERERS[n]  # unknown names fail here, with the valid ones listed
     cases = list(cases)

@@ -7,7 +7,11 @@
   from the template text (or a built-in name such as ``"kimi-k2"``). It formats plain
   role/content messages only: tools, template kwargs, tool calls, reasoning fields and
   list-of-parts content are refused with :class:`RendererLimitation`, never dropped;
-- ``llama-cpp-python``: its ``Jinja2ChatFormatter`` (jinja2, its own environment).
+- ``llama-cpp-python``: its ``Jinja2ChatFormatter`` (jinja2, its own environment);
+- ``llama-server``: the real ``llama-server --jinja`` (llama.cpp's C++ Jinja engine and chat
+  handling) through its ``/apply-template`` endpoint; one server per template on loopback,
+  serving a tiny model, kept for the next call and stopped at exit. Available where a
+  binary is (:mod:`workbench.run.llama_server`; ``make test`` builds one).
 
     >>> render("{{ messages[0].content }}", [{"role": "user", "content": "hi"}])
     'hi'
@@ -18,8 +22,11 @@ Errors are one line: :class:`TemplateError` for templates that do not parse or r
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
+import tempfile
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -66,6 +73,10 @@ def _jinja_error(e: Exception) -> TemplateError:
 class Renderer(ABC):
     name: str = ""
     description: str = ""
+
+    def available(self) -> bool:
+        """Whether this renderer can run here (a default renderer list leaves the others out)."""
+        return True
 
     @abstractmethod
     def render(self, template: str, messages: list[Message], *, add_generation_prompt: bool,
@@ -139,9 +150,103 @@ class LlamaCppBuiltinRenderer(Renderer):
         raise TemplateError("llama.cpp kept asking for a larger buffer")  # pragma: no cover
 
 
+class LlamaServerRenderer(Renderer):
+    name = "llama-server"
+    description = "llama-server --jinja /apply-template (llama.cpp's C++ Jinja engine)"
+    #: servers kept alive, one per template text (oldest stopped first)
+    keep = 2
+
+    def __init__(self) -> None:
+        self._servers: dict[str, object] = {}
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def available(self) -> bool:
+        from workbench.run import llama_server
+
+        try:
+            return llama_server.find() is not None
+        except InputError:
+            return False
+
+    def render(self, template, messages, *, add_generation_prompt, tools, **kwargs):
+        from workbench.run.llama_server import ServerError
+
+        body = {"messages": messages, "add_generation_prompt": add_generation_prompt}
+        if tools:
+            body["tools"] = tools
+        if kwargs:
+            body["chat_template_kwargs"] = kwargs
+        with self._lock:
+            server = self._server(template)
+        try:
+            return server.post("/apply-template", body)["prompt"]
+        except ServerError as e:
+            message = str(e).replace("llama-server /apply-template: ", "llama-server: ")
+            if "HTTP 400" in message and "unsupported" in message:  # e.g. image parts without a vision projector
+                raise RendererLimitation(message) from None
+            raise TemplateError(message) from None
+
+    def _server(self, template: str):
+        from workbench.run.llama_server import LlamaServer, ServerError, cache_dir
+
+        if template in self._servers:
+            self._servers[template] = self._servers.pop(template)  # most recently used last
+            return self._servers[template]
+        while len(self._servers) >= self.keep:
+            self._servers.pop(next(iter(self._servers))).__exit__(None, None, None)
+        folder = cache_dir() / "renderer"
+        folder.mkdir(parents=True, exist_ok=True)
+        model = _renderer_model(folder)
+        with tempfile.NamedTemporaryFile("w", suffix=".jinja", dir=folder, delete=False, encoding="utf-8") as f:
+            f.write(template)
+        server = LlamaServer(["-m", str(model), "--jinja", "--chat-template-file", f.name, "-c", "256",
+                              "--threads", "1", "--no-warmup", "-np", "1"], ready_timeout=60)
+        try:
+            server.start()
+        except ServerError:
+            cause = _cause(server.log_tail(1000))
+            server.__exit__(None, None, None)
+            raise TemplateError(f"llama-server refused the template: {cause}") from None
+        finally:
+            os.unlink(f.name)
+        self._servers[template] = server
+        return server
+
+    def close(self) -> None:
+        """Stop every server this renderer started."""
+        while self._servers:
+            self._servers.popitem()[1].__exit__(None, None, None)
+
+
+def _cause(log: str) -> str:
+    """The most telling line of a server's start-up failure (a Jinja exception beats a generic refusal)."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    for key in ("jinja exception", "error:", "failed"):
+        found = [ln for ln in lines if key in ln.lower()]
+        if found:
+            return found[-1]
+    return lines[-1] if lines else "no output"
+
+
+def _renderer_model(folder: Path) -> Path:
+    """The tiny Kimi-architecture model the renderer's servers load (written once)."""
+    model = folder / "Kimi-K2-Tiny.gguf"
+    if not model.exists():
+        from workbench.ggufio.tiny import make_tiny_model
+
+        make_tiny_model(model)
+    return model
+
+
 RENDERERS: Registry[Renderer] = Registry("renderer")
-for _r in (HFRenderer(), LlamaCppBuiltinRenderer(), LlamaCppPythonRenderer()):
+for _r in (HFRenderer(), LlamaCppBuiltinRenderer(), LlamaCppPythonRenderer(), LlamaServerRenderer()):
     RENDERERS.register(_r.name, _r)
+
+
+def available_renderers() -> list[str]:
+    """The registered renderers that can run here (``llama-server`` needs a binary)."""
+    return [n for n, r in RENDERERS.items() if r.available()]
 
 
 def render(

@@ -23,7 +23,7 @@ import ipywidgets as widgets
 
 from workbench.chat.modes import mode_kwargs
 from workbench.chat.parity import ParityTable
-from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, render
+from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, available_renderers, render
 from workbench.chat.suite import SUITE, WEATHER_TOOL
 from workbench.errors import WorkbenchError
 from workbench.pretok.pieces import Piece
@@ -83,7 +83,7 @@ class TemplatePlayground(widgets.VBox):
         if not self.templates:
             raise WorkbenchError("TemplatePlayground needs at least one template")
         self.tokenizer = tokenizer
-        self.renderer_names = list(renderers) if renderers is not None else list(RENDERERS)
+        self.renderer_names = list(renderers) if renderers is not None else available_renderers()
         for n in self.renderer_names:
             RENDERERS[n]
         messages = messages if messages is not None else SUITE[2].messages
