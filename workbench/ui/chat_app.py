@@ -78,7 +78,7 @@ class ChatApp(widgets.VBox):
 
         self.scan_button.on_click(lambda _b: self.scan())
         self.load_button.on_click(lambda _b: self._start(self._load))
-        self.send_button.on_click(lambda _b: self._start(self._send))
+        self.send_button.on_click(lambda _b: self._start(self._generate))
         self.stop_button.on_click(lambda _b: self._stop.set())
         self.mode.observe(lambda _c: self._apply_mode(), names="value")
         for w in (self.model, self.offload, self.custom, self.ngl, self.ctx, self.vram, self.ram):
@@ -92,6 +92,13 @@ class ChatApp(widgets.VBox):
             self.prompt, widgets.HBox([self.send_button, self.stop_button]),
             self.reasoning_box, self.answer_view, self.stats, self.status,
         ])
+        # stable CSS hooks for the browser test (tests/e2e) and for users' own styling
+        self.add_class("wb-chat-app")
+        for w, name in ((self.model, "model"), (self.load_button, "load"), (self.mode, "mode"),
+                        (self.max_tokens, "max-tokens"), (self.prompt, "prompt"), (self.send_button, "send"),
+                        (self.stop_button, "stop"), (self.reasoning_view, "reasoning"), (self.answer_view, "answer"),
+                        (self.stats, "stats"), (self.status, "status")):
+            w.add_class(f"wb-{name}")
         self._apply_mode()
         self.scan()
 
@@ -195,7 +202,7 @@ class ChatApp(widgets.VBox):
         self._say(f"loaded {entry.name}: {', '.join(f'{k} {v:,.1f} MiB' for k, v in loaded.buffers.items())}"
                   + (f"; {moved} tensors placed by overrides" if moved else ""))
 
-    def _send(self) -> None:
+    def _generate(self) -> None:  # not ``_send``: that is ipywidgets' comm sender, which this app must not shadow
         from workbench.run.chat import Sampling
 
         if self.chat is None:

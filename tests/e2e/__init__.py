@@ -1,0 +1,1 @@
+"""End-to-end tests: a real Jupyter server driven by a real browser."""

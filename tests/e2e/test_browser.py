@@ -1,0 +1,270 @@
+"""Notebook 05 in a real JupyterLab, driven by Debian's Chromium through Playwright.
+
+The server runs on loopback with a known token, on a temporary root that holds a copy of the
+notebook (the repository is never written to) and with its own Jupyter config, data, runtime,
+settings and workspace folders, so a user's settings cannot leak in. The browser runs Run All
+from JupyterLab's own Run menu, waits for the ChatApp to render, then acts on the app as a user
+would: Load, type a message, Send, and waits for the streamed reply and its tokens/s line.
+
+Screenshots land in pytest's ``tmp_path`` (``-s`` prints where), on failure too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import ROOT
+from workbench.run.llama_server import free_port
+
+NOTEBOOK = ROOT / "notebooks" / "05_offload_and_chat.ipynb"
+INSTALL_HINT = "`make test` installs Debian's chromium (apt-get install chromium)"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: JupyterLab user settings for the run: no news or update checks (the network is closed), and every
+#: cell kept in the DOM so the prompts of cells scrolled out of view can be read
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                        "checkForUpdates": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+}
+SERVER_START_S = 90
+RUN_ALL_S = 150
+REPLY_S = 60
+
+
+def _chromium() -> str:
+    """Debian's Chromium, or a one-line failure saying how to get it (never a silent skip)."""
+    exe = shutil.which("chromium") or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
+    if exe is None:
+        pytest.fail(f"no chromium on PATH: {INSTALL_HINT}", pytrace=False)
+    return exe
+
+
+def _tail(log: Path, n: int = 40) -> str:
+    try:
+        return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no server log)"
+
+
+def _api(base: str, token: str, path: str, method: str = "GET", timeout: float = 5):
+    req = urllib.request.Request(f"{base}{path}", method=method, headers={"Authorization": f"token {token}"},
+                                 data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        body = r.read()
+        return json.loads(body) if body else None
+
+
+def _stop_server(proc: subprocess.Popen, base: str, token: str) -> None:
+    """Shut down through the API (kernels included), then the process group, then any straggler we started."""
+    try:
+        family = psutil.Process(proc.pid).children(recursive=True)  # kernels run in sessions of their own
+    except psutil.Error:
+        family = []
+    if proc.poll() is None:
+        try:
+            _api(base, token, "/api/shutdown", method="POST")
+        except (OSError, urllib.error.URLError, ValueError):
+            pass
+        for sig, wait in ((None, 10), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            if sig is not None:
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+            try:
+                proc.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    _, alive = psutil.wait_procs([p for p in family if p.is_running()], timeout=5)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+
+
+@pytest.fixture
+def lab(tmp_path_factory):
+    """A JupyterLab server on a free loopback port serving a temporary copy of notebook 05."""
+    _chromium()  # fail before spending a server start when the browser is missing
+    tmp = tmp_path_factory.mktemp("lab")
+    root = tmp / "root"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "artifacts").mkdir()  # the notebook writes to ../artifacts/notebook-05 beside itself
+    shutil.copy2(NOTEBOOK, root / "notebooks" / NOTEBOOK.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON"))}
+    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
+                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
+                     ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"), ("IPYTHONDIR", "ipython")):
+        env[var] = str(tmp / sub)
+        (tmp / sub).mkdir()
+    for rel, settings in LAB_SETTINGS.items():
+        path = tmp / "lab-settings" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings), encoding="utf-8")
+    env["PYTHONUNBUFFERED"] = "1"
+    port, token = free_port(), uuid.uuid4().hex
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+           f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = tmp / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"JupyterLab exited with {proc.returncode} before it was ready; log tail:\n{_tail(log)}")
+            try:
+                if "started" in _api(base, token, "/api/status", timeout=2):
+                    break
+            except (OSError, urllib.error.URLError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab not ready at {base}/api/status after {SERVER_START_S} s; "
+                            f"log tail:\n{_tail(log)}")
+            time.sleep(0.5)
+        yield {"base": base, "token": token, "root": root, "log": log,
+               "url": f"{base}/lab/tree/notebooks/{NOTEBOOK.name}?token={token}"}
+    finally:
+        _stop_server(proc, base, token)
+
+
+@pytest.fixture
+def page(lab, tmp_path):
+    """A headless Chromium page; a failing test leaves failure.png in tmp_path."""
+    exe = _chromium()
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        pytest.fail(f"playwright is not importable ({e}); pip install -e . brings it, {INSTALL_HINT}", pytrace=False)
+    try:
+        pw = sync_playwright().start()
+    except Exception as e:  # the driver ships inside the wheel; a broken install lands here
+        pytest.fail(f"playwright's driver did not start ({type(e).__name__}: {e}); {INSTALL_HINT}", pytrace=False)
+    try:
+        try:
+            browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        except PlaywrightError as e:
+            pytest.fail(f"chromium at {exe} did not start ({str(e).splitlines()[0]}); {INSTALL_HINT}", pytrace=False)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            pg = context.new_page()
+            pg.set_default_timeout(30_000)
+            yield pg
+        finally:
+            browser.close()
+    finally:
+        pw.stop()
+
+
+def _shoot(page, path: Path) -> None:
+    try:
+        page.screenshot(path=str(path))
+        print(f"\nscreenshot: {path}")
+    except Exception as e:  # a screenshot must never hide the real failure
+        print(f"\nscreenshot failed: {e}")
+
+
+def test_chat_app_in_jupyterlab(lab, page, tmp_path):
+    from playwright.sync_api import expect
+
+    code_cells = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"])
+    try:
+        # JupyterLab opens the copy and starts its kernel
+        page.goto(lab["url"])
+        expect(page.locator(".jp-NotebookPanel .jp-Notebook .jp-CodeCell")).to_have_count(code_cells, timeout=60_000)
+
+        # its kernel is connected and idle (Run All before that asks the user to select a kernel; the
+        # toolbar's execution indicator already says "idle" while the status bar says "No Kernel")
+        expect(page.locator(".jp-StatusBar-Widget")).to_contain_text(re.compile(r"Python 3[^|]*\| Idle"),
+                                                                     timeout=60_000)
+
+        # Run → Run All Cells, through the menu bar as a user would
+        page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+        page.locator('.lm-Menu [data-command="runmenu:run-all"]').click()
+
+        # every code cell ran (prompts [n]:, none [*]: or [ ]:) and none raised; a dialog ends the wait early
+        page.wait_for_function(
+            """n => {
+                if (document.querySelector('.jp-Dialog')) return true;
+                const ps = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+                    .map(e => e.textContent.trim());
+                return ps.length === n && ps.every(t => /^\\[\\d+\\]:$/.test(t));
+            }""", arg=code_cells, timeout=RUN_ALL_S * 1000)
+        dialog = page.locator(".jp-Dialog")
+        assert not dialog.count(), f"JupyterLab asked instead of running: {dialog.first.inner_text()!r}"
+        outputs = page.locator(".jp-Notebook .jp-OutputArea").all_inner_texts()
+        assert not any("Traceback (most recent call last)" in t for t in outputs), "a notebook cell raised"
+
+        # the app rendered as a widget, not as its text repr
+        app = page.locator(".jp-OutputArea .wb-chat-app")
+        expect(app).to_have_count(1)
+        load, send, stop = app.locator("button.wb-load"), app.locator("button.wb-send"), app.locator("button.wb-stop")
+        status, stats = app.locator(".wb-status"), app.locator(".wb-stats")
+        prompt = app.locator(".wb-prompt textarea")
+        for w in (load, send, stop, prompt):
+            expect(w).to_be_visible()
+        expect(app.locator(".wb-model select")).to_contain_text("Kimi-K2-Tiny")
+
+        # Load from the page: the status line says the tiny model is loaded (it said "ready" after the
+        # notebook's own code-driven reply, so this text can only come from our click)
+        app.scroll_into_view_if_needed()
+        load.click()
+        expect(status).to_contain_text(re.compile(r"loaded Kimi-K2-Tiny\.gguf: .*MiB"), timeout=REPLY_S * 1000)
+        expect(send).to_be_enabled()
+        expect(stop).to_be_disabled()
+
+        # instant mode and a bigger token budget, set in the page
+        app.locator(".wb-mode button", has_text=re.compile(r"^instant$")).click()
+        expect(app.locator(".wb-mode button.mod-active")).to_have_text("instant")
+        budget = app.locator(".wb-max-tokens input")
+        budget.fill("48")
+        budget.press("Enter")
+
+        # type a message into the app and press its Send button
+        prompt.fill("Hello from a real browser: what is Kimi K2?")
+        send.click()
+        # the kernel took the message (it clears the box) and the worker finished ("loaded…" → "ready")
+        expect(prompt).to_have_value("", timeout=REPLY_S * 1000)
+        expect(status).to_have_text("ready", timeout=REPLY_S * 1000)
+        expect(stats).to_contain_text(re.compile(r"\d+ tokens · [\d,.]+ tok/s · prompt [\d,]+ tok/s · (length|stop)"))
+        stats_text = stats.inner_text()
+        n_tokens = int(re.match(r"(\d+) tokens", stats_text).group(1))
+        assert 1 <= n_tokens <= 48, stats_text
+        reply = (app.locator(".wb-answer").inner_text() + app.locator(".wb-reasoning").inner_text()).strip()
+        assert reply, "no reply text streamed into the answer or reasoning area"
+        expect(send).to_be_enabled()
+        expect(stop).to_be_disabled()
+        print(f"\nbrowser reply ({stats_text}): {reply[:80]!r}")
+
+        app.scroll_into_view_if_needed()
+        app.locator(".wb-status").scroll_into_view_if_needed()
+        _shoot(page, tmp_path / "chat_app.png")
+        app.screenshot(path=str(tmp_path / "chat_app_widget.png"))
+    except BaseException:
+        _shoot(page, tmp_path / "failure.png")
+        print(f"server log tail:\n{_tail(lab['log'])}")
+        raise
