@@ -89,17 +89,17 @@ def test_fuzz_json_is_deterministic(capsys):
 def test_schemes_lists_patterns(capsys):
     code, out, _ = run(capsys, "schemes", "--json")
     doc = json.loads(out)
-    assert set(doc["schemes"]) == {"kimi-k2", "o200k", "cl100k"} and set(doc["engines"]) == {"regex", "tokenizers"}
+    assert set(doc["schemes"]) == {"kimi-k2", "o200k", "cl100k"} and set(doc["engines"]) == {"regex", "tokenizers", "llama.cpp", "gigatoken", "tiktoken"}
 
 
 @pytest.mark.parametrize(
     "argv,message",
     [
         (["split", "--scheme", "gpt5", "x"], "kimi-wb: error: unknown scheme 'gpt5'; valid: kimi-k2, o200k, cl100k"),
-        (["split", "--engine", "pcre", "x"], "kimi-wb: error: unknown engine 'pcre'; valid: regex, tokenizers"),
+        (["split", "--engine", "pcre", "x"], "kimi-wb: error: unknown engine 'pcre'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"),
         (["diff", "--b", "nope", "x"], "kimi-wb: error: unknown scheme 'nope'; valid: kimi-k2, o200k, cl100k"),
         (["scan", "/no/such/file.txt"], "kimi-wb: error: /no/such/file.txt: no such file"),
-        (["fuzz", "--engine-a", "x"], "kimi-wb: error: unknown engine 'x'; valid: regex, tokenizers"),
+        (["fuzz", "--engine-a", "x"], "kimi-wb: error: unknown engine 'x'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(capsys, argv, message):

@@ -14,6 +14,8 @@ from workbench.pretok import ENGINES, SCHEMES, Branch, Scheme, diff, spans, spli
 from workbench.registry import Registry
 
 ENGINE_NAMES = list(ENGINES)
+#: engines that run any scheme's pattern (llama.cpp and gigatoken have their own few schemes)
+PATTERN_ENGINES = [n for n, e in ENGINES.items() if e.runs_pattern]
 SCHEME_NAMES = list(SCHEMES)
 
 #: Characters every engine's Unicode tables know: those assigned in Python's unicodedata
@@ -118,7 +120,7 @@ def test_branch_names(text, expected):
     assert [p.branch for p in spans(text, "kimi-k2")] == expected
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("engine", PATTERN_ENGINES)
 def test_gaps_become_unmatched_pieces(engine):
     letters_only = Scheme("letters", "test scheme with gaps", "test", (Branch("letters", r"\p{L}+"),))
     text = "ab 12 cd"
@@ -127,7 +129,7 @@ def test_gaps_become_unmatched_pieces(engine):
     assert split(text, letters_only, engine) == ["ab", " 12 ", "cd"]
 
 
-@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("engine", PATTERN_ENGINES)
 def test_bad_regex_is_a_clear_error(engine):
     bad = Scheme("bad", "unbalanced", "test", (Branch("oops", r"(ab"),))
     with pytest.raises(InputError, match=r"invalid regex.*\(ab"):
@@ -137,7 +139,7 @@ def test_bad_regex_is_a_clear_error(engine):
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(UnknownNameError, match=r"unknown scheme 'gpt5'; valid: kimi-k2, o200k, cl100k"):
         split("x", scheme="gpt5")
-    with pytest.raises(UnknownNameError, match=r"unknown engine 'pcre'; valid: regex, tokenizers"):
+    with pytest.raises(UnknownNameError, match=r"unknown engine 'pcre'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"):
         split("x", engine="pcre")
 
 
@@ -152,3 +154,7 @@ def test_registry_refuses_duplicates():
 def test_engines_report_library_versions():
     assert ENGINES["regex"].version.startswith("regex ")
     assert ENGINES["tokenizers"].version.startswith("tokenizers ")
+    assert ENGINES["llama.cpp"].version == "llama-cpp-python 0.3.36"  # pinned: its llama.cpp is the one documented
+    assert ENGINES["gigatoken"].version.startswith("gigatoken ")
+    assert ENGINES["tiktoken"].version.startswith("tiktoken ")
+    assert PATTERN_ENGINES == ["regex", "tokenizers", "tiktoken"]

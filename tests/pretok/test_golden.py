@@ -1,7 +1,9 @@
 """Golden splits, written by hand from the patterns' semantics, run on every engine.
 
 Each expected value was derived by walking the alternatives in order (leftmost-first),
-not by running an engine; see the comment on each case for the deciding rule.
+not by running an engine; see the comment on each case for the deciding rule. Where an
+engine measurably disagrees, :data:`KNOWN` says so and why (a strict xfail: if the engine
+changes, the test says so too).
 """
 
 from __future__ import annotations
@@ -46,10 +48,26 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("engine", list(ENGINES))
-@pytest.mark.parametrize(
-    "text,scheme,expected",
-    [pytest.param(t, s, exp, id=f"{cid}-{s}") for cid, t, by in CASES for s, exp in by.items()],
-)
+_ONE_LETTER_RUN = ("llama.cpp's kimi-k2 splitter has one letter run with no case classes "
+                   "(src/unicode.cpp, unicode_regex_split_custom_kimi_k2, 'Pattern 2 & 3'): camelCase stays whole")
+#: (case id, scheme, engine) -> a measured disagreement with the published pattern, and its source
+KNOWN = {
+    ("han-latin", "kimi-k2", "llama.cpp"): _ONE_LETTER_RUN,
+    ("camel", "kimi-k2", "llama.cpp"): _ONE_LETTER_RUN,
+    ("han-ling", "kimi-k2", "llama.cpp"): "llama.cpp's unicode_cpt_is_han (src/unicode.cpp) lists CJK ideograph "
+                                          "blocks only; U+3007 (Script=Han, \\p{Nl}) is not among them",
+}
+
+
+def _cases():
+    for engine in ENGINES:
+        for cid, text, by in CASES:
+            for scheme, expected in by.items():
+                known = KNOWN.get((cid, scheme, engine))
+                marks = [pytest.mark.xfail(reason=known, strict=True)] if known else []
+                yield pytest.param(engine, text, scheme, expected, id=f"{cid}-{scheme}-{engine}", marks=marks)
+
+
+@pytest.mark.parametrize("engine,text,scheme,expected", list(_cases()))
 def test_golden_split(engine, text, scheme, expected):
     assert split(text, scheme=scheme, engine=engine) == expected

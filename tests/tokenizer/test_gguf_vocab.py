@@ -66,3 +66,34 @@ def test_llama_cpp_kimi_splitter_cuts_before_combining_marks(llama, assets):
     ours = llama.tokenize(text.encode(), add_bos=False, special=True)
     assert [llama.detokenize([i]) for i in ours][-1] == "\u064b".encode()
     assert ours != assets.encode(text)
+
+
+def test_bpe_vocab_with_explicit_merges(tmp_path):
+    """write_bpe_gguf: merges exactly as listed, the same bytes as gguf's own writer, and llama.cpp
+    applies them; an empty merge list still loads (llama.cpp refuses a BPE vocabulary without merges)."""
+    import llama_cpp
+
+    from workbench.tokenizer.gguf_vocab import add_bpe_tokenizer, add_minimal_hparams, write_bpe_gguf
+
+    tokens = [bytes([b]) for b in range(256)] + ["é".encode(), b"ab", "aé".encode()]
+    merges = [(256, 1), (257, 1), (258, 1)]  # é = C3|A9, ab = a|b, aé = a|é
+    path = write_bpe_gguf(tmp_path / "bpe.gguf", tokens, merges, pre="gpt-4o")
+    r = gguf.GGUFReader(path)
+    assert _field(r, "tokenizer.ggml.merges") == ["Ã ©", "a b", "a Ã©"]
+    assert _field(r, "tokenizer.ggml.tokens")[-2:] == ["aÃ©", "<|bos|>"] and _field(r, "tokenizer.ggml.bos_token_id") == 259
+    assert _field(r, "tokenizer.ggml.token_type")[-2:] == [gguf.TokenType.NORMAL, gguf.TokenType.CONTROL]
+
+    stock = gguf.GGUFWriter(tmp_path / "stock.gguf", arch="deepseek2")
+    add_minimal_hparams(stock, len(tokens) + 1)
+    add_bpe_tokenizer(stock, tokens, merges, pre="gpt-4o", control=["<|bos|>"])
+    stock.write_header_to_file()
+    stock.write_kv_data_to_file()
+    stock.write_tensors_to_file()
+    stock.close()
+    assert (tmp_path / "stock.gguf").read_bytes() == path.read_bytes()
+
+    llama = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    pieces = [llama.detokenize([i]) for i in llama.tokenize("abé aé".encode(), add_bos=False, special=False)]
+    assert pieces == [b"ab", "é".encode(), b" ", "aé".encode()]  # no merge (ab, é): two tokens
+    bare = write_bpe_gguf(tmp_path / "bare.gguf", tokens[:256], [], pre="gpt-4o")
+    assert llama_cpp.Llama(str(bare), vocab_only=True, verbose=False).tokenize(b"ab", add_bos=False) == [97, 98]

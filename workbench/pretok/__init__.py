@@ -1,7 +1,9 @@
 """Pre-tokenization analysis: how Kimi K2, GPT-4o and GPT-4 cut text before BPE.
 
 - :mod:`.schemes`  the patterns as data (``SCHEMES``), each alternative named
-- :mod:`.engines`  the libraries that run them (``ENGINES``: ``regex``, ``tokenizers``)
+- :mod:`.engines`  the libraries that run them (``ENGINES``: ``regex``, ``tokenizers``, and
+                   ``llama.cpp``, ``gigatoken``, ``tiktoken`` from :mod:`.probed`, seen through
+                   a probe vocabulary, :mod:`.probe`)
 - :mod:`.pieces`   ``split`` / ``spans``: pieces with offsets and branch names
 - :mod:`.align`    ``diff``: where two splits disagree, and why (:mod:`.causes`)
 - :mod:`.corpus`   ``scan``: corpus statistics over files or strings

@@ -9,15 +9,17 @@ fills gaps and attributes branches so every engine yields the same kind of piece
   intersection (``&&``) works; each alternative is a named group, so the branch comes free.
 - ``tokenizers``: Hugging Face ``tokenizers``' ``Split`` pre-tokenizer (Oniguruma), the
   way HF conversions of Kimi's tokenizer run the same pattern.
+- ``llama.cpp``, ``gigatoken``, ``tiktoken``: libraries that return tokens, not boundaries,
+  read through a probe vocabulary (:mod:`workbench.pretok.probed`, :mod:`workbench.pretok.probe`).
 
-Not here: llama.cpp's hand-written Kimi splitter and gigatoken (they expose tokens, not
-boundaries; they need a probe vocabulary).
+Every engine reports the library's ``version`` and a measured ``unicode_version``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from functools import lru_cache
+from collections.abc import Iterable
+from functools import cached_property, lru_cache
 from importlib import metadata
 
 import regex
@@ -28,6 +30,10 @@ from workbench.registry import Registry
 
 Match = tuple[int, int, "str | None"]
 
+#: (Unicode version, a non-Han letter first assigned in it): how ``unicode_version`` measures.
+#: Toto (14.0), Kawi (15.0), Todhri (16.0), Tangut Components Supplement (17.0).
+UNICODE_LETTERS = (("14.0", "\U0001e290"), ("15.0", "\U00011f04"), ("16.0", "\U000105c0"), ("17.0", "\U00018d80"))
+
 
 class Engine(ABC):
     """Runs a scheme's pattern; knows no scheme itself."""
@@ -36,6 +42,9 @@ class Engine(ABC):
     description: str = ""
     #: True when :meth:`matches` reports the branch of each match itself.
     attributes_branches: bool = False
+    #: True when the engine runs the scheme's own pattern, so any scheme works; False when
+    #: it has its own implementation of a few known schemes (others raise UnknownNameError).
+    runs_pattern: bool = True
 
     @abstractmethod
     def matches(self, text: str, scheme: Scheme) -> list[Match]:
@@ -45,10 +54,30 @@ class Engine(ABC):
         """The matched substrings only (a fast path for :func:`split`)."""
         return [text[s:e] for s, e, _ in self.matches(text, scheme)]
 
+    def prepare(self, texts: Iterable[str], scheme: Scheme) -> None:
+        """Get ready to split many ``texts`` (engines that build per-text state do it once here)."""
+
     @property
     def version(self) -> str:
         """The version of the library behind the engine."""
         return ""
+
+    @cached_property
+    def unicode_version(self) -> str:
+        """The newest Unicode version whose new letters the engine knows, *measured*: "17.0".
+
+        No library here states its tables' version, so each engine splits ``"a" + letter``
+        for one letter first assigned in each version of :data:`UNICODE_LETTERS` (kimi-k2):
+        one piece means the engine knows it is a letter. ``""``: not even 14.0's.
+        """
+        from workbench.pretok.schemes import SCHEMES
+
+        newest = ""
+        for version, letter in UNICODE_LETTERS:
+            if len(self.matches("a" + letter, SCHEMES["kimi-k2"])) != 1:
+                break
+            newest = version
+        return newest
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -117,3 +146,10 @@ class TokenizersEngine(Engine):
 ENGINES: Registry[Engine] = Registry("engine")
 ENGINES.register("regex", RegexEngine())
 ENGINES.register("tokenizers", TokenizersEngine())
+
+# the probe engines subclass Engine (defined above); their libraries load on first use
+from workbench.pretok.probed import GigatokenEngine, LlamaCppEngine, TiktokenEngine  # noqa: E402
+
+ENGINES.register("llama.cpp", LlamaCppEngine())
+ENGINES.register("gigatoken", GigatokenEngine())
+ENGINES.register("tiktoken", TiktokenEngine())

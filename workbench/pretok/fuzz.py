@@ -12,7 +12,9 @@ by cause (:data:`workbench.pretok.causes.CAUSES`).
     >>> "han" in r.groups
     True
 
-Same seed and budget -> the same strings, the same report. Not here: coverage-guided
+Same seed and budget -> the same strings, the same report. Engines that read tokens through
+a probe vocabulary (llama.cpp, gigatoken, tiktoken) get one probe per :data:`PREPARE_CHUNK`
+strings, built before those strings are tried. Not here: coverage-guided
 fuzzing (use atheris on the engines themselves for that).
 """
 
@@ -47,6 +49,9 @@ ALPHABET: dict[str, tuple[str, ...]] = {
     "code": ("/", "\n/", "*/\n", "//", "://", "./"),
     "contraction": ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'LL", "'"),
 }
+
+#: strings per probe vocabulary for engines that read tokens (``Engine.prepare``)
+PREPARE_CHUNK = 500
 
 #: single character -> the plainest single character of its class (what shrinking swaps in)
 _PLAIN = {ch: members[0] for members in ALPHABET.values() for ch in members if len(ch) == len(members[0]) == 1}
@@ -120,6 +125,12 @@ class _Sides:
         found = diff(text, self.a, self.b, engine_a=self.ea, engine_b=self.eb).divergences
         return found[0].cause if found else None
 
+    def prepare(self, texts: list[str]) -> None:
+        """Let engines that read tokens through a probe build one probe for all ``texts``."""
+        self.ea.prepare(texts, self.a)
+        if (self.eb, self.b) != (self.ea, self.a):
+            self.eb.prepare(texts, self.b)
+
     def pieces(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return (tuple(p.text for p in spans(text, self.a, self.ea)),
                 tuple(p.text for p in spans(text, self.b, self.eb)))
@@ -176,8 +187,12 @@ def find_divergences(
 
     from tqdm.auto import tqdm
 
-    for _ in tqdm(range(budget), desc="fuzz", disable=not progress):
-        text = random_text(rng, max_len)
+    chunk: list[str] = []
+    for i in tqdm(range(budget), desc="fuzz", disable=not progress):
+        if i % PREPARE_CHUNK == 0:  # draw a chunk ahead (shrinking draws nothing: same strings as one by one)
+            chunk = [random_text(rng, max_len) for _ in range(min(PREPARE_CHUNK, budget - i))]
+            sides.prepare(chunk)
+        text = chunk[i % PREPARE_CHUNK]
         report.tried += 1
         cause = sides.cause(text)
         if cause is None:

@@ -1,0 +1,288 @@
+"""Engines that return tokens, not pre-tokens, read through a probe vocabulary.
+
+- ``llama.cpp``: llama-cpp-python's vendored llama.cpp, on a vocab-only GGUF whose
+  ``tokenizer.ggml.pre`` picks its pre-tokenizer: ``kimi-k2`` is a hand-written splitter
+  (``src/unicode.cpp``, ``unicode_regex_split_custom_kimi_k2``), not the regex;
+  ``gpt-4o`` and ``dbrx`` run llama.cpp's adaptations of o200k's and cl100k's regexes
+  (``src/llama-vocab.cpp``, ``llm_tokenizer_bpe``; ``dbrx`` uses the same adapted regex as
+  ``llama3``, without its ``ignore_merges`` and BOS, and the case-insensitive contraction
+  group spelled out as ``'[sS]|'[tT]…``).
+- ``gigatoken``: the gigatoken package on a ``.tiktoken`` rank file with its own named
+  scheme (``kimi``, ``o200k``, ``gpt4``).
+- ``tiktoken``: tiktoken on the scheme's own pattern string (``scheme.pattern``), the call
+  Moonshot's ``tokenization_kimi.py`` makes: fancy-regex, so ground truth for the
+  ``regex`` engine itself. It runs any scheme.
+
+Each builds a probe (:mod:`workbench.pretok.probe`: what it can and cannot see) for the
+texts, tokenizes with it and reads piece boundaries off the tokens. A probe costs a few
+milliseconds, so :meth:`ProbeEngine.prepare` builds one for many texts at once; later
+:meth:`~ProbeEngine.matches` on those texts are lookups. Other texts get a probe of
+their own (the last few thousand results are kept). Results are the same either way
+wherever the probe is exact; elsewhere a text answers from the latest ``prepare`` for its
+scheme if that held it, else from its own probe, so the same calls give the same answers.
+
+    >>> split("شكرا\u064b", engine="llama.cpp")   # doctest: +SKIP
+    ['شكرا', '\u064b']
+
+Not here: token ids as such (``workbench.tokenizer``), other llama.cpp pre-tokenizers.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import metadata
+from itertools import count
+
+from workbench.errors import InputError, UnknownNameError
+from workbench.pretok.engines import Engine, Match
+from workbench.pretok.probe import MAX_CHARS, MAX_PIECE, WINDOW, Probe, check_utf8, probe_strings
+from workbench.pretok.schemes import SCHEMES, Scheme
+from workbench.pretok.sources import cut
+
+_Key = tuple[str, str]
+
+#: what the probe lets these engines see (workbench.pretok.probe), for ``Engine.description``
+LIMITS = (f"seen through a probe vocabulary: exact for pieces within {WINDOW} reference pieces and {MAX_CHARS} "
+          f"chars, or up to {MAX_PIECE} chars of one reference piece from its start; another piece shows as several "
+          f"tokens, still diverging unless it glues reference pieces of over {MAX_CHARS} chars together; "
+          f"no cuts inside a character")
+
+
+class ProbeEngine(Engine):
+    """An engine seen through probe vocabularies; subclasses say how to tokenize with one."""
+
+    #: scheme name -> the library's own name for that pre-tokenizer; None: any pattern runs
+    natives: dict[str, str] | None = None
+
+    def __init__(self, *, window: int = WINDOW, max_chars: int = MAX_CHARS, max_piece: int = MAX_PIECE,
+                 segment_chars: int = 2048, probe_size: int = 60_000, cache_size: int = 4096) -> None:
+        self.window, self.max_chars, self.max_piece = window, max_chars, max_piece
+        #: texts longer than this are tokenized in segments cut at safe boundaries
+        self.segment_chars = segment_chars
+        #: a probe holds about this many strings at most; more texts get more probes
+        self.probe_size = probe_size
+        self.cache_size = cache_size
+        self._reset()
+
+    @property
+    def runs_pattern(self) -> bool:
+        return self.natives is None
+
+    def _reset(self) -> None:
+        self._batches: dict[_Key, dict[str, list[Match]]] = {}
+        self._cache: OrderedDict[tuple[_Key, str], list[Match]] = OrderedDict()
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._files = count()
+
+    def __getstate__(self) -> dict:  # worker processes get the settings, not the caches or temp files
+        state = self.__dict__.copy()
+        for name in ("_batches", "_cache", "_tmp", "_files"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._reset()
+
+    # -- what subclasses provide ------------------------------------------------------
+
+    def encode(self, probe: Probe, scheme: Scheme, native: str, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text with ``probe`` as the vocabulary."""
+        raise NotImplementedError
+
+    # -- the mechanism ---------------------------------------------------------------
+
+    def native(self, scheme: Scheme) -> str:
+        """The library's name for ``scheme``'s pre-tokenizer (``""``: it runs the pattern itself)."""
+        if self.natives is None:
+            return ""
+        for name, native in self.natives.items():
+            if SCHEMES[name].pattern == scheme.pattern:
+                return native
+        have = ", ".join(f"{n} ({v!r})" for n, v in self.natives.items())
+        why = " (its pattern is not the registered one)" if scheme.name in self.natives else ""
+        raise UnknownNameError(f"engine {self.name!r} has no pre-tokenizer for scheme {scheme.name!r}{why}; "
+                               f"it has: {have}; use engine 'tiktoken' to run any pattern")
+
+    def prepare(self, texts: Iterable[str], scheme: Scheme) -> None:
+        """Probe all ``texts`` at once; later :meth:`matches` on them are lookups.
+
+        Replaces the previous ``prepare`` for the same scheme.
+        """
+        key = (scheme.pattern, self.native(scheme))
+        distinct = [t for t in dict.fromkeys(texts) if t]
+        self._batches[key] = self._run(distinct, scheme, key[1])
+
+    def matches(self, text: str, scheme: Scheme) -> list[Match]:
+        key = (scheme.pattern, self.native(scheme))
+        if not text:
+            return []
+        batch = self._batches.get(key)
+        if batch is not None and text in batch:
+            return batch[text]
+        found = self._cache.get((key, text))
+        if found is not None:
+            self._cache.move_to_end((key, text))
+            return found
+        found = self._run([text], scheme, key[1])[text]
+        if len(text) <= self.segment_chars:
+            self._cache[(key, text)] = found
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return found
+
+    def _run(self, texts: Sequence[str], scheme: Scheme, native: str) -> dict[str, list[Match]]:
+        """Matches of every text: segments, grouped into probes of bounded size."""
+        segments = {t: (list(cut(t, size=self.segment_chars)) if len(t) > self.segment_chars else [t]) for t in texts}
+        units = list(dict.fromkeys(s for parts in segments.values() for s in parts))
+        found: dict[str, list[Match]] = {}
+        group: list[str] = []
+        strings: set[str] = set()
+        for unit in units:
+            check_utf8(unit)
+            more = probe_strings(unit, scheme, window=self.window, max_chars=self.max_chars, max_piece=self.max_piece)
+            if group and len(strings) + len(more) > self.probe_size:
+                found.update(self._probe(group, strings, scheme, native))
+                group, strings = [], set()
+            group.append(unit)
+            strings |= more
+        if group:
+            found.update(self._probe(group, strings, scheme, native))
+        out: dict[str, list[Match]] = {}
+        for text, parts in segments.items():
+            if len(parts) == 1:
+                out[text] = found[parts[0]]
+                continue
+            shifted, offset = [], 0
+            for part in parts:
+                shifted.extend((s + offset, e + offset, b) for s, e, b in found[part])
+                offset += len(part)
+            out[text] = shifted
+        return out
+
+    def _probe(self, texts: list[str], strings: set[str], scheme: Scheme, native: str) -> dict[str, list[Match]]:
+        probe = Probe.build(strings, closed=self.max_chars)
+        ids = self.encode(probe, scheme, native, texts)
+        return {t: probe.cuts(t, t.encode("utf-8"), i) for t, i in zip(texts, ids)}
+
+    def temp_path(self, suffix: str) -> str:
+        """A fresh file name in this engine's temp folder (removed with the engine or at exit)."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kimi-wb-probe-")
+        return os.path.join(self._tmp.name, f"probe-{next(self._files)}{suffix}")
+
+
+_LLAMA_SILENT = None  # the no-op log callback (kept alive while llama.cpp may call it)
+
+
+@contextmanager
+def _quiet_llama() -> Iterator[None]:
+    """No llama.cpp logging for the block; then llama-cpp-python's own logger again.
+
+    A vocabulary load logs hundreds of lines, and llama-cpp-python's callback raises on log
+    text that is not UTF-8 (token pieces can be partial characters).
+    """
+    import ctypes
+
+    import llama_cpp
+    from llama_cpp import _logger
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    global _LLAMA_SILENT
+    if _LLAMA_SILENT is None:
+        _LLAMA_SILENT = llama_cpp.llama_log_callback(lambda level, text, data: None)
+        with suppress_stdout_stderr(disable=False):
+            llama_cpp.llama_backend_init()  # what llama_cpp.Llama does once per process
+    llama_cpp.llama_log_set(_LLAMA_SILENT, ctypes.c_void_p(0))
+    try:
+        yield
+    finally:
+        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+
+
+class LlamaCppEngine(ProbeEngine):
+    name = "llama.cpp"
+    description = ("llama.cpp (llama-cpp-python 0.3.36), vocab-only GGUF with its own pre-tokenizer (kimi-k2: a "
+                   "hand-written splitter, not the regex); " + LIMITS)
+    natives = {"kimi-k2": "kimi-k2", "o200k": "gpt-4o", "cl100k": "dbrx"}
+
+    def encode(self, probe: Probe, scheme: Scheme, native: str, texts: Sequence[str]) -> list[list[int]]:
+        import llama_cpp
+
+        from workbench.tokenizer.gguf_vocab import write_bpe_gguf
+
+        path = self.temp_path(".gguf")
+        try:  # a scratch file read once, right away: no atomic rename
+            write_bpe_gguf(path, probe.tokens, probe.merges(), pre=native, control=["<|probe|>"], atomic=False)
+            params = llama_cpp.llama_model_default_params()
+            params.vocab_only = True
+            with _quiet_llama():
+                model = llama_cpp.llama_model_load_from_file(path.encode(), params)
+        finally:
+            if os.path.exists(path):
+                os.remove(path)
+        if not model:
+            raise InputError(f"llama.cpp could not load a probe vocabulary with pre-tokenizer {native!r}")
+        try:
+            vocab = llama_cpp.llama_model_get_vocab(model)
+            out = []
+            for text in texts:
+                data = text.encode("utf-8")
+                buf = (llama_cpp.llama_token * (len(data) + 1))()
+                n = llama_cpp.llama_tokenize(vocab, data, len(data), buf, len(buf), False, False)
+                if n < 0:
+                    raise InputError(f"llama.cpp returned more tokens than bytes for {text[:40]!r}")
+                out.append(buf[:n])
+            return out
+        finally:
+            llama_cpp.llama_model_free(model)
+
+    @property
+    def version(self) -> str:
+        return f"llama-cpp-python {metadata.version('llama_cpp_python')}"
+
+
+class GigatokenEngine(ProbeEngine):
+    name = "gigatoken"
+    description = "gigatoken, .tiktoken ranks with its own named scheme (kimi, o200k, gpt4); " + LIMITS
+    natives = {"kimi-k2": "kimi", "o200k": "o200k", "cl100k": "gpt4"}
+
+    def encode(self, probe: Probe, scheme: Scheme, native: str, texts: Sequence[str]) -> list[list[int]]:
+        import gigatoken
+
+        path = self.temp_path(".tiktoken")
+        try:
+            with open(path, "wb") as f:
+                f.write(b"".join(base64.b64encode(t) + b" %d\n" % i for i, t in enumerate(probe.tokens)))
+            tok = gigatoken.Tokenizer.from_tiktoken(path, pretokenizer=native)
+        finally:
+            os.remove(path)
+        return [list(ids) for ids in tok.encode_batch_list(list(texts))]
+
+    @property
+    def version(self) -> str:
+        return f"gigatoken {metadata.version('gigatoken')}"
+
+
+class TiktokenEngine(ProbeEngine):
+    name = "tiktoken"
+    description = "tiktoken (fancy-regex) on the scheme's own pattern, as tokenization_kimi.py runs it; " + LIMITS
+
+    def encode(self, probe: Probe, scheme: Scheme, native: str, texts: Sequence[str]) -> list[list[int]]:
+        import tiktoken
+
+        try:
+            enc = tiktoken.Encoding(f"probe-{scheme.name}", pat_str=scheme.pattern, mergeable_ranks=probe.ranks,
+                                    special_tokens={})
+        except ValueError as e:
+            raise InputError(f"invalid regex for tiktoken (fancy-regex) {scheme.pattern!r}: {e}") from e
+        return [enc.encode_ordinary(t) for t in texts]
+
+    @property
+    def version(self) -> str:
+        return f"tiktoken {metadata.version('tiktoken')}"
