@@ -3,10 +3,15 @@
 - :mod:`.special` the 256 special ids after the ranks, as data
 - :mod:`.train`   build a Kimi-layout vocabulary folder (``tiktoken.model`` + config)
 - :mod:`.assets`  load a folder; encode/decode through tiktoken and HF with the same ids
+- :mod:`.parity`  token-id parity of tiktoken, HF and llama.cpp on a corpus, with causes
+  (:mod:`.encoders` the three behind one interface, :mod:`.causes` the evidence,
+  :mod:`.llama_split` llama.cpp's pre-tokens through a probe vocabulary)
 """
 
 from workbench.tokenizer.assets import TokenizerAssets, load
+from workbench.tokenizer.parity import TokenParityReport, format_report, token_parity
 from workbench.tokenizer.special import KIMI_N_RANKS, SpecialToken, special_tokens
 from workbench.tokenizer.train import build_vocab
 
-__all__ = ["KIMI_N_RANKS", "SpecialToken", "TokenizerAssets", "build_vocab", "load", "special_tokens"]
+__all__ = ["KIMI_N_RANKS", "SpecialToken", "TokenParityReport", "TokenizerAssets", "build_vocab", "format_report",
+           "load", "special_tokens", "token_parity"]
