@@ -55,6 +55,7 @@ bench: setup
 	$(BIN)/python benchmarks/pretok_bench.py
 	$(BIN)/python benchmarks/gguf_bench.py
 	$(BIN)/python benchmarks/chat_bench.py
+	$(BIN)/python benchmarks/parity_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,7 +3,8 @@
 Measures, on one multilingual text of at least ``--mb`` MB built from ``data/corpus/*.txt``
 (written to ``artifacts/bench/corpus.txt``):
 
-1. ``workbench.pretok.split`` for every engine in ``ENGINES`` and scheme in ``SCHEMES``;
+1. ``workbench.pretok.split`` for the splitting engines (``regex``, ``tokenizers``) and every
+   scheme in ``SCHEMES`` (the probe engines are instruments: ``parity_bench.py`` times them);
 2. ``workbench.pretok.scan`` (kimi-k2 vs o200k) on the corpus file, on one process and on
    every core, and the ratio of the all-cores scan to the fastest single-scheme split
    (the goal is >= 0.5);
@@ -40,7 +41,7 @@ if str(ROOT) not in sys.path:  # runnable without an editable install
     sys.path.insert(0, str(ROOT))
 
 from timing import best_of  # noqa: E402  (benchmarks/, the script's own folder)
-from workbench.pretok import ENGINES, SCHEMES, scan, split  # noqa: E402
+from workbench.pretok import SCHEMES, scan, split  # noqa: E402
 
 CORPUS_DIR = ROOT / "data" / "corpus"
 OUT_DIR = ROOT / "artifacts" / "bench"
@@ -78,9 +79,9 @@ def mb_per_s(n_bytes: int, seconds: float) -> float:
 
 
 def bench_split(text: str, n_bytes: int, repeat: int) -> list[Row]:
-    """``split`` for every engine x scheme."""
+    """``split`` for every splitting engine x scheme."""
     rows: list[Row] = []
-    for engine in ENGINES:
+    for engine in ("regex", "tokenizers"):
         for scheme in SCHEMES:
             pieces: list[int] = []
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CORPUS
 from workbench.cli import main, show_pieces
 
 BIN = Path(sys.executable).parent
@@ -232,3 +233,38 @@ def test_render_parity_cli(tiny_vocab, tmp_path, capsys):
     assert code == 0 and "single-turn / llama.cpp differs from hf" in out and "unsupported" in out
     code, _, err = run(capsys, "render-parity", str(GOOD_TEMPLATE), "--renderers", "vllm")
     assert code == 2 and "unknown renderer 'vllm'" in err
+
+
+def test_parity_json_and_text(capsys):
+    code, out, _ = run(capsys, "parity", "--engines", "regex,llama.cpp", "--fuzz", "60", "--seed", "2", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["engines"] == ["regex", "llama.cpp"] and doc["texts"] == {"corpus": 0, "fuzz": 60}
+    pair = doc["pairs"]["regex|llama.cpp"]
+    assert pair["differing"] > 0 and sum(pair["causes"].values()) >= pair["differing"]
+    assert all(set(x) >= {"text", "a", "b", "cause"} for xs in pair["examples"].values() for x in xs)
+    code, out, _ = run(capsys, "parity", "--engines", "regex,tokenizers", "--corpus", str(CORPUS / "en.txt"))
+    assert code == 0 and "share of texts cut differently" in out and "0.00%" in out
+
+
+def test_parity_and_token_parity_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "parity", "--engines", "regex")
+    assert code == 2 and err.count("\n") == 1 and "at least two engines" in err
+    code, _, err = run(capsys, "token-parity", str(tmp_path / "missing"))
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_token_parity_json(capsys, tiny_vocab):
+    code, out, _ = run(capsys, "token-parity", str(tiny_vocab), "--corpus", str(CORPUS / "rtl.txt"), "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["reference"] == "tiktoken" and doc["impls"] == ["tiktoken", "hf", "llama.cpp"]
+    pairs = {(p["a"], p["b"]): p for p in doc["pairs"]}
+    assert pairs["tiktoken", "hf"]["differ"] == 0
+    assert pairs["tiktoken", "llama.cpp"]["differ"] > 0 and set(pairs["tiktoken", "llama.cpp"]["causes"]) == {"pre-tokenization"}
+
+
+def test_build_llama_server_finds_the_cached_binary(capsys, llama_server_binary, monkeypatch):
+    from workbench.run import llama_server
+
+    monkeypatch.setattr(llama_server, "cached_binary", lambda: llama_server_binary)
+    code, out, _ = run(capsys, "build-llama-server", "--json")
+    assert code == 0 and json.loads(out)["path"] == str(llama_server_binary)

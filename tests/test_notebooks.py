@@ -17,6 +17,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = {
     # the corpus scan ran and found the Han divergences the notebook talks about
     "01_pretokenizer": ["split differently", "han", "slash-tail"],
+    # the engine matrix with llama.cpp apart, its minimal examples, and the token-id cost by cause
+    "03_parity": ["share of texts cut differently", "regex vs llama.cpp", "Unicode (measured)",
+                  "tiktoken / llama.cpp", "pre-tokenization"],
     # the EOS error with its fix, </think> lost by llama.cpp's plain decode, a parity table, the playground
     "02_tokens_and_templates": ["Fix: set", "eos_token_id to 4098", "</think> plain: ''",
                                 "llama.cpp stops on:", "differs", "unsupported", "TemplatePlayground"],

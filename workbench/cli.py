@@ -139,6 +139,34 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_parity(args: argparse.Namespace) -> int:
+    from workbench.pretok.parity import DEFAULT_ENGINES, engine_parity
+
+    engines = args.engines.split(",") if args.engines else list(DEFAULT_ENGINES)
+    r = engine_parity(engines, scheme=args.scheme, corpus=args.corpus or (), fuzz=args.fuzz, seed=args.seed,
+                      max_len=args.max_len, examples_per_cause=args.examples, progress=sys.stderr.isatty())
+    if args.json:
+        _emit_json(r.to_dict())
+    else:
+        print(r.format())
+    return 0
+
+
+def cmd_token_parity(args: argparse.Namespace) -> int:
+    from workbench.tokenizer import load
+    from workbench.tokenizer.parity import format_report, token_parity
+
+    impls = args.impls.split(",") if args.impls else ("tiktoken", "hf", "llama.cpp")
+    r = token_parity(load(args.path), corpus=args.corpus, fuzz=args.fuzz, seed=args.seed, impls=impls,
+                     examples_per_cause=args.examples, special=args.special, errors=args.errors,
+                     progress=sys.stderr.isatty())
+    if args.json:
+        _emit_json(r.to_dict())
+    else:
+        print(format_report(r))
+    return 0
+
+
 def cmd_schemes(args: argparse.Namespace) -> int:
     from workbench.pretok import ENGINES, SCHEMES
 
@@ -300,6 +328,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--max-len", type=int, default=12, help="longest random string, in draws (default 12)")
 
+    p = add("parity", cmd_parity, "cut the same texts with several engines: disagreement matrix, minimal examples by cause")
+    p.add_argument("--engines", metavar="E,E", help="comma-separated engines (default: regex,tokenizers,tiktoken,"
+                   "gigatoken,llama.cpp)")
+    p.add_argument("--scheme", default="kimi-k2", help="scheme every engine runs (default kimi-k2)")
+    p.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 files or folders of .txt files, line by line")
+    p.add_argument("--fuzz", type=int, default=0, metavar="N", help="also N random strings (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for --fuzz (default 0)")
+    p.add_argument("--max-len", type=int, default=12, help="longest random string, in draws (default 12)")
+    p.add_argument("--examples", type=int, default=3, help="minimal examples per pair and cause (default 3)")
+
+    p = add("token-parity", cmd_token_parity, "encode the same texts with tiktoken, HF and llama.cpp: ids that differ, why")
+    p.add_argument("path", metavar="PATH", help="tokenizer assets: HF snapshot folder, tokenizer_config.json or GGUF")
+    p.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 files or folders of .txt files (default: data/corpus)")
+    p.add_argument("--fuzz", type=int, default=0, metavar="N", help="also N random strings (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for --fuzz (default 0)")
+    p.add_argument("--impls", metavar="I,I", help="implementations (default: tiktoken,hf,llama.cpp)")
+    p.add_argument("--special", action="store_true", help="parse special-token strings in the text (default: plain text)")
+    p.add_argument("--examples", type=int, default=5, help="minimal examples per pair and cause (default 5)")
+    p.add_argument("--errors", **errors)
+
     add("schemes", cmd_schemes, "list schemes, their branches, and engines")
 
     p = add("build-vocab", cmd_build_vocab, "train a small vocabulary in the Kimi special-token layout")
@@ -315,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", required=True, metavar="T", help="template file (.jinja)")
     p.add_argument("--messages", required=True, metavar="FILE.json", help="JSON array of messages")
     p.add_argument("--tools", metavar="FILE.json", help="JSON array of tool declarations")
-    p.add_argument("--renderer", default="hf", help="hf (default), llama.cpp or llama-cpp-python")
+    p.add_argument("--renderer", default="hf", help="hf (default), llama.cpp, llama-cpp-python or llama-server")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--thinking", dest="mode", action="store_const", const="thinking",
                       help="thinking mode, through the switch the template reads")
