@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from workbench.errors import InputError, UnknownNameError
 
@@ -54,10 +55,15 @@ class Offload:
 
     def buffer_for(self, tensor: str) -> str | None:
         """The override buffer for ``tensor`` (first pattern found in its name), or None."""
-        for o in self.overrides:
-            if re.search(o.pattern, tensor):
-                return o.buffer
+        for search, buffer in self._compiled:
+            if search(tensor):
+                return buffer
         return None
+
+    @cached_property
+    def _compiled(self) -> tuple[tuple, ...]:
+        """``(pattern.search, buffer)`` per override, compiled once (the planner asks per tensor, per plan)."""
+        return tuple((re.compile(o.pattern).search, o.buffer) for o in self.overrides)
 
     @property
     def override_string(self) -> str:
