@@ -150,15 +150,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
         offload = preset(args.preset)
         if args.ngl is not None:
             offload = custom(offload.override_string, n_gpu_layers=args.ngl, name=f"{offload.name}, ngl {args.ngl}")
-    p = plan_memory(args.path, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk)
+    from workbench.ggufio.inspect import inspect
+    from workbench.run.compat import check_compat
+
+    info = inspect(args.path)
+    p = plan_memory(info, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk)
+    compat = check_compat(info)
     if args.json:
-        _emit({**p.to_dict(), "command": p.command(sampling=SAMPLING[args.mode])})
+        _emit({**p.to_dict(), "command": p.command(sampling=SAMPLING[args.mode]), "compat": compat.to_dict()})
         return 0
     print(f"{p.path}: {p.offload.name} (-ngl {p.offload.n_gpu_layers}), context {p.n_ctx:,}")
     for device, need in p.need.items():
         have = p.vram if device == "GPU" else p.ram
         print(f"  {device}: weights {format_size(p.weights_bytes.get(device, 0))} + KV {format_size(p.kv_by_device.get(device, 0))}"
               f" + compute ~{format_size(p.compute_bytes.get(device, 0))} = {format_size(need)} of {format_size(have)}")
+    print("this llama.cpp: " + ("loads it" if compat.ok else "would NOT load it")
+          + "".join(f"\n  {c}" for c in compat.checks))
     print(f"verdict: {p.verdict}" + "".join(f"\n  {r}" for r in p.reasons))
     print(f"recommendation: {p.recommendation}")
     print("command: " + shlex.join(p.command(sampling=SAMPLING[args.mode])))

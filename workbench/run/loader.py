@@ -28,7 +28,7 @@ from pathlib import Path
 from workbench.errors import InputError, WorkbenchError
 from workbench.run.offload import Offload
 
-_LOCK = threading.Lock()
+LOAD_LOCK = threading.Lock()
 _OVERRIDDEN = re.compile(r"tensor (\S+) \(.*\) buffer type overridden to (\S+)")
 _BUFFER = re.compile(r"(\S+) model buffer size =\s+([\d.]+) MiB")
 
@@ -63,7 +63,7 @@ def buffer_types() -> dict[str, int]:
 
 
 @contextmanager
-def _captured_log() -> Iterator[list[str]]:
+def captured_log() -> Iterator[list[str]]:
     """Collect llama.cpp's log lines (every level) instead of printing them."""
     import llama_cpp
     import llama_cpp._logger as logger
@@ -135,11 +135,13 @@ def load_model(path: str | os.PathLike[str], offload: Offload, *, n_ctx: int = 4
     import llama_cpp
 
     from workbench.ggufio.inspect import split_members
+    from workbench.run.compat import check_compat
 
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such model file")
     first = split_members(p)[0]  # a missing member is named here, before a long load fails
+    check_compat(first).raise_for_problems()  # an unknown architecture, pre-tokenizer or expert count too
     available = buffer_types()
     keep: list = []
     array = None
@@ -152,7 +154,7 @@ def load_model(path: str | os.PathLike[str], offload: Offload, *, n_ctx: int = 4
         array = (_Override * (len(patterns) + 1))(
             *[_Override(pat, available[o.buffer]) for pat, o in zip(patterns, offload.overrides)], _Override(None, None))
         keep = [array, patterns]
-    with _LOCK, _captured_log() as log, _overrides_injected(array):
+    with LOAD_LOCK, captured_log() as log, _overrides_injected(array):
         try:
             llm = llama_cpp.Llama(str(first), n_gpu_layers=offload.n_gpu_layers, n_ctx=n_ctx, n_threads=n_threads,
                                   n_batch=n_batch, seed=seed, verbose=False, **llama_kwargs)

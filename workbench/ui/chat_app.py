@@ -69,6 +69,7 @@ class ChatApp(widgets.VBox):
         self.status = widgets.HTML()
 
         self.entries = []
+        self._compat: dict = {}  # model path -> CompatReport
         self.loaded = None
         self.chat = None
         self.reply = None
@@ -150,8 +151,15 @@ class ChatApp(widgets.VBox):
                                    pct=min(100, 100 * need.get(dev, 0) / max(have, 1)), used=format_size(need.get(dev, 0)),
                                    have=format_size(have))
                        for dev, have in (("GPU", p.vram), ("CPU", p.ram)) if dev in need and (dev != "GPU" or p.vram))
+        compat = self._compat.get(entry.path)
+        if compat is None:  # once per model: llama.cpp reads its metadata (about a second for a real quant)
+            from workbench.run.compat import check_compat
+
+            compat = self._compat[entry.path] = check_compat(entry.path)
+        problems = "".join(f"<div style='color:#b00'>{html.escape(str(c))}</div>" for c in compat.checks if not c.ok)
         self.plan_view.value = (f"<b>{p.verdict}</b> · recommended: {html.escape(p.recommendation)}{bars}"
-                                + "".join(f"<div style='color:#555'>{html.escape(r)}</div>" for r in p.reasons))
+                                + "".join(f"<div style='color:#555'>{html.escape(r)}</div>" for r in p.reasons)
+                                + (problems or "<div style='color:#555'>this llama.cpp reads its metadata</div>"))
 
     # -- work on a thread
 
