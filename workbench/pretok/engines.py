@@ -54,7 +54,7 @@ class Engine(ABC):
         """The matched substrings only (a fast path for :func:`split`)."""
         return [text[s:e] for s, e, _ in self.matches(text, scheme)]
 
-    def prepare(self, texts: Iterable[str], scheme: Scheme) -> None:
+    def prepare(self, texts: Iterable[str], scheme: Scheme) -> None:  # noqa: B027 (a hook: most engines need nothing)
         """Get ready to split many ``texts`` (engines that build per-text state do it once here)."""
 
     @property
