@@ -18,7 +18,7 @@ from workbench.errors import InputError, UnknownNameError
 from workbench.pretok import ENGINES, SCHEMES, Branch, Scheme, diff, find_divergences, spans, split
 from workbench.pretok.engines import UNICODE_LETTERS
 from workbench.pretok.fuzz import random_text
-from workbench.pretok.probe import Probe, probe_strings, reference_ends
+from workbench.pretok.probe import Chains, Probe, reference_ends
 from workbench.pretok.probed import GigatokenEngine, LlamaCppEngine, TiktokenEngine
 
 PROBED = ["llama.cpp", "gigatoken", "tiktoken"]
@@ -27,24 +27,25 @@ SCHEME_NAMES = ["kimi-k2", "o200k", "cl100k"]
 
 # -- the probe vocabulary ----------------------------------------------------------------
 
-def test_probe_strings_are_windows_of_reference_pieces():
-    # "ab cd!" -> reference pieces ab | " cd" | ! ; window 2: no string spans all three
+def test_first_chains_cover_a_reference_piece_and_the_next():
+    # "ab cd!" -> reference pieces ab | " cd" | ! ; a chain from each piece's start over it and the next
     text, kimi = "ab cd!", SCHEMES["kimi-k2"]
     assert reference_ends(text, kimi) == [0, 2, 5, 6]
-    got = probe_strings(text, kimi, window=2, max_chars=32)
-    assert {"ab cd", "b c", " cd!", "d!"} <= got and "ab cd!" not in got and "b cd!" not in got
-    assert "ab cd!" in probe_strings(text, kimi, window=3, max_chars=32)
-    assert max(map(len, probe_strings(text, kimi, window=3, max_chars=4))) == 4
+    chains = Chains(text, kimi)
+    assert chains.active == {0: 5, 2: 6, 5: 6}
+    got = chains.strings()
+    assert {"ab cd", " cd!", "d", "!"} <= got and "ab cd!" not in got and "b c" not in got
+    assert got == set(text) | {"ab", "ab ", "ab c", "ab cd", " c", " cd", " cd!"}
 
 
 def test_long_reference_pieces_keep_their_prefixes():
     text = "x" * 50
-    got = probe_strings(text, SCHEMES["kimi-k2"], max_chars=8, max_piece=40)
-    assert {len(s) for s in got} == set(range(1, 9)) | set(range(9, 41))
+    got = Chains(text, SCHEMES["kimi-k2"], max_piece=40).strings()
+    assert {len(s) for s in got} == set(range(1, 41))
 
 
 def test_probe_ranks_and_merges():
-    p = Probe.build({"a", "b", "c", "ab", "bc", "abc", "é", "aé"}, closed=3)
+    p = Probe.build({"a", "b", "c", "ab", "bc", "abc", "é", "aé"})
     assert p.tokens[:256] == [bytes([b]) for b in range(256)]
     # bytes, then the partial character (none: é is two bytes), then by characters, then bytes
     assert p.tokens[256:] == ["é".encode(), b"ab", "aé".encode(), b"bc", b"abc"]
@@ -189,20 +190,57 @@ def test_prepare_gives_the_per_text_pieces(engine_cls):
 
 # -- limits, stated in workbench.pretok.probe -------------------------------------------
 
-def test_glue_beyond_the_window_is_seen_but_not_exactly():
-    """llama.cpp keeps "aAaAaA" whole; the reference has 4 pieces, one more than the window:
-    the divergence shows, the pieces are the probe's. A wider window sees them exactly."""
+def test_glue_of_many_reference_pieces_is_seen_exactly():
+    """llama.cpp keeps "aAaAaA" whole; the reference has 4 pieces. The first probe's chains
+    reach over two pieces, so the cuts it shows stay open; the next probe settles them."""
     text = "aAaAaA"
     assert split(text) == ["a", "Aa", "Aa", "A"]
-    seen = split(text, "kimi-k2", "llama.cpp")
-    assert seen != split(text) and seen != [text]
-    assert split(text, "kimi-k2", LlamaCppEngine(window=4)) == [text]
+    assert split(text, "kimi-k2", "llama.cpp") == [text]
+    assert split(text, "kimi-k2", LlamaCppEngine(rounds=1)) != [text]  # one probe is not enough
+    assert not LlamaCppEngine(rounds=1).seen(text, SCHEMES["kimi-k2"]).exact
+
+
+def test_pieces_beyond_max_piece_are_reported_open():
+    """A pre-token longer than max_piece comes back as several tokens; the cuts between them
+    stay open, count as cuts, and exact_pieces says None."""
+    text = "a" * 20 + " b"
+    small = LlamaCppEngine(max_piece=8)
+    seen = small.seen(text, SCHEMES["kimi-k2"])
+    assert not seen.exact and set(seen.unproven) <= {8, 16}
+    assert "".join(split(text, "kimi-k2", small)) == text and len(split(text, "kimi-k2", small)) > 2
+    assert small.exact_pieces([text, "ab cd"], "kimi-k2") == [None, ("ab", " cd")]
+    assert LlamaCppEngine().exact_pieces([text], "kimi-k2") == [("a" * 20, " b")]
+
+
+def test_runs_of_one_character_stop_at_the_merge_budget():
+    """In a run of one character every cut of every prefix is a merge: a chain stops at
+    CHAIN_MERGES (some 256 characters), and longer runs stay open instead of costing n²."""
+    kimi, engine = SCHEMES["kimi-k2"], LlamaCppEngine(segment_chars=None)
+    assert engine.seen(" " * 200 + "x", kimi).exact
+    seen = engine.seen(" " * 5000 + "x", kimi)
+    assert not seen.exact and 2 < len(seen.matches) < 60 and seen.matches[-1][1] == 5001
+
+
+@pytest.mark.parametrize("scheme", ["kimi-k2", "o200k"])
+def test_proven_pieces_match_a_full_width_probe(scheme):
+    """The oracle: a probe holding every substring of a short text, with every split as a merge,
+    makes each of llama.cpp's pre-tokens one token (llama_split's full-width probe)."""
+    rng = random.Random(5)
+    texts = [random_text(rng, 8) for _ in range(120)] + ["aAaAaA", "شكرا\u064b جدا", "it'ſ", "A\u0301b"]
+    engine, sch = LlamaCppEngine(), SCHEMES[scheme]
+    every = {t[i:j] for t in texts for i in range(len(t)) for j in range(i + 1, len(t) + 1)}
+    probe = Probe.build(every)
+    oracle = [probe.read(t, t.encode(), ids)[0] for t, ids in
+              zip(texts, engine.encode(probe, sch, engine.native(sch), texts))]
+    engine.prepare(texts, sch)
+    assert [engine.matches(t, sch) for t in texts] == oracle
+    assert all(engine.seen(t, sch).exact for t in texts)
 
 
 @pytest.mark.parametrize("engine", PROBED)
 def test_long_pieces_and_long_texts(engine):
-    """A reference piece longer than max_chars is still one token; texts longer than
-    segment_chars are probed in segments cut at safe boundaries."""
+    """Long pieces (a hundred spaces) are one token; texts longer than segment_chars are
+    probed in segments cut at safe boundaries."""
     text = "x" * 40 + " " * 100 + "y\n" + "Lorem ipsum 12345 中文字\n" * 30
     assert split(text, "kimi-k2", engine) == split(text, "kimi-k2")
     small = type(ENGINES[engine])(segment_chars=64)

@@ -12,11 +12,11 @@ from tokenizers import Tokenizer, normalizers
 
 from workbench.errors import InputError
 from workbench.pretok.pieces import split
+from workbench.pretok.probed import LlamaCppEngine
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer import load
 from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer, llama_vocab, write_vocab_gguf
 from workbench.tokenizer.parity import CAUSES, format_report, token_parity
-from workbench.tokenizer.llama_split import LlamaSplitter
 
 ALL = ("tiktoken", "hf", "llama.cpp")
 
@@ -88,11 +88,16 @@ def test_corpus_examples_are_minimal_and_show_the_split(corpus_report):
     ("ChatGPT 中文English", ("ChatGPT", " ", "中文", "English")),  # and case changes do not cut
     ("12345 apples", ("123", "45", " apples")),
     ("*/\n/next", ("*/\n", "/next")),
-    ("a" * 130, None),                                         # too long to prove, without a real vocabulary
+    ("a" * 130, ("a" * 130,)),                                 # one long piece, proven too
 ])
-def test_llama_cpp_pre_tokens_through_a_probe_vocabulary(tmp_path, text, pieces):
+def test_llama_cpp_pre_tokens_through_a_probe_vocabulary(text, pieces):
     # expected values read off unicode_regex_split_custom_kimi_k2 (llama.cpp src/unicode.cpp)
-    assert LlamaSplitter(tmp_path).split([text]) == [pieces]
+    assert LlamaCppEngine(segment_chars=None).exact_pieces([text], "kimi-k2") == [pieces]
+
+
+def test_llama_cpp_pre_tokens_too_long_to_prove_are_unknown():
+    # a pre-token longer than the longest chain comes back as several tokens, its cuts unproven
+    assert LlamaCppEngine(max_piece=64).exact_pieces(["a" * 130, "ab"], "kimi-k2") == [None, ("ab",)]
 
 
 def test_a_single_known_word(assets):

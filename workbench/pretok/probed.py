@@ -13,13 +13,18 @@
   Moonshot's ``tokenization_kimi.py`` makes: fancy-regex, so ground truth for the
   ``regex`` engine itself. It runs any scheme.
 
-Each builds a probe (:mod:`workbench.pretok.probe`: what it can and cannot see) for the
-texts, tokenizes with it and reads piece boundaries off the tokens. A probe costs a few
-milliseconds, so :meth:`ProbeEngine.prepare` builds one for many texts at once; later
-:meth:`~ProbeEngine.matches` on those texts are lookups. Other texts get a probe of
-their own (the last few thousand results are kept). Results are the same either way
-wherever the probe is exact; elsewhere a text answers from the latest ``prepare`` for its
-scheme if that held it, else from its own probe, so the same calls give the same answers.
+Each builds probes (:mod:`workbench.pretok.probe`: what they can and cannot see) for the
+texts, tokenizes with them and reads piece boundaries off the tokens, probing again what
+they leave unproven. A probe costs a few milliseconds, so :meth:`ProbeEngine.prepare`
+builds one for many texts at once; later :meth:`~ProbeEngine.matches` on those texts are
+lookups. Other texts get a probe of their own (the last few thousand results are kept).
+Results are the same either way wherever they are exact (:class:`~workbench.pretok.probe.Seen`);
+elsewhere (a piece over ``max_piece`` characters) the unproven token boundaries count as
+cuts, and a text answers from the latest ``prepare`` for its scheme if that held it, else
+from its own probe, so the same calls give the same answers. Texts over ``segment_chars``
+are probed in segments cut at safe boundaries (``segment_chars=None``: whole, so a join
+anywhere is seen). :meth:`ProbeEngine.exact_pieces` says None where a text is not exact:
+token-id parity (:mod:`workbench.tokenizer.parity`) learns llama.cpp's pre-tokens there.
 
     >>> split("شكرا\u064b", engine="llama.cpp")   # doctest: +SKIP
     ['شكرا', '\u064b']
@@ -40,17 +45,15 @@ from itertools import count
 
 from workbench.errors import InputError, UnknownNameError
 from workbench.pretok.engines import Engine, Match
-from workbench.pretok.probe import MAX_CHARS, MAX_PIECE, WINDOW, Probe, check_utf8, probe_strings
+from workbench.pretok.probe import MAX_PIECE, PROBE_SIZE, ROUNDS, Probe, Seen, observe
 from workbench.pretok.schemes import SCHEMES, Scheme
 from workbench.pretok.sources import cut
 
 _Key = tuple[str, str]
 
 #: what the probe lets these engines see (workbench.pretok.probe), for ``Engine.description``
-LIMITS = (f"seen through a probe vocabulary: exact for pieces within {WINDOW} reference pieces and {MAX_CHARS} "
-          f"chars, or up to {MAX_PIECE} chars of one reference piece from its start; another piece shows as several "
-          f"tokens, still diverging unless it glues reference pieces of over {MAX_CHARS} chars together; "
-          f"no cuts inside a character")
+LIMITS = (f"seen through probe vocabularies that prove each cut (what one leaves open is probed again): exact for "
+          f"pieces up to {MAX_PIECE} chars, a longer one shows as several; no cuts inside a character")
 
 
 class ProbeEngine(Engine):
@@ -58,13 +61,15 @@ class ProbeEngine(Engine):
 
     #: scheme name -> the library's own name for that pre-tokenizer; None: any pattern runs
     natives: dict[str, str] | None = None
+    #: whether the library needs explicit merges (else it merges any two tokens that make a token)
+    needs_merges = False
 
-    def __init__(self, *, window: int = WINDOW, max_chars: int = MAX_CHARS, max_piece: int = MAX_PIECE,
-                 segment_chars: int = 2048, probe_size: int = 60_000, cache_size: int = 4096) -> None:
-        self.window, self.max_chars, self.max_piece = window, max_chars, max_piece
-        #: texts longer than this are tokenized in segments cut at safe boundaries
+    def __init__(self, *, max_piece: int = MAX_PIECE, rounds: int = ROUNDS, segment_chars: int | None = 2048,
+                 probe_size: int = PROBE_SIZE, cache_size: int = 4096) -> None:
+        self.max_piece, self.rounds = max_piece, rounds
+        #: texts longer than this are tokenized in segments cut at safe boundaries (None: never)
         self.segment_chars = segment_chars
-        #: a probe holds about this many strings at most; more texts get more probes
+        #: a probe holds about this many prefixes at most; more texts get more probes
         self.probe_size = probe_size
         self.cache_size = cache_size
         self._reset()
@@ -74,8 +79,8 @@ class ProbeEngine(Engine):
         return self.natives is None
 
     def _reset(self) -> None:
-        self._batches: dict[_Key, dict[str, list[Match]]] = {}
-        self._cache: OrderedDict[tuple[_Key, str], list[Match]] = OrderedDict()
+        self._batches: dict[_Key, dict[str, Seen]] = {}
+        self._cache: OrderedDict[tuple[_Key, str], Seen] = OrderedDict()
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._files = count()
 
@@ -115,13 +120,16 @@ class ProbeEngine(Engine):
         Replaces the previous ``prepare`` for the same scheme.
         """
         key = (scheme.pattern, self.native(scheme))
-        distinct = [t for t in dict.fromkeys(texts) if t]
-        self._batches[key] = self._run(distinct, scheme, key[1])
+        self._batches[key] = self._run(list(texts), scheme, key[1])
 
     def matches(self, text: str, scheme: Scheme) -> list[Match]:
+        return self.seen(text, scheme).matches
+
+    def seen(self, text: str, scheme: Scheme) -> Seen:
+        """What the probes showed of ``text``: its matches, and the boundaries among them not proven."""
         key = (scheme.pattern, self.native(scheme))
         if not text:
-            return []
+            return Seen([])
         batch = self._batches.get(key)
         if batch is not None and text in batch:
             return batch[text]
@@ -130,45 +138,52 @@ class ProbeEngine(Engine):
             self._cache.move_to_end((key, text))
             return found
         found = self._run([text], scheme, key[1])[text]
-        if len(text) <= self.segment_chars:
+        if self.segment_chars is None or len(text) <= self.segment_chars:
             self._cache[(key, text)] = found
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return found
 
-    def _run(self, texts: Sequence[str], scheme: Scheme, native: str) -> dict[str, list[Match]]:
-        """Matches of every text: segments, grouped into probes of bounded size."""
-        segments = {t: (list(cut(t, size=self.segment_chars)) if len(t) > self.segment_chars else [t]) for t in texts}
+    def exact_pieces(self, texts: Iterable[str], scheme: str | Scheme, *,
+                     native: str | None = None) -> list[tuple[str, ...] | None]:
+        """Each text's pieces where every cut is proven and they make up the text, else None.
+
+        ``native`` names the library's pre-tokenizer directly (a GGUF's ``tokenizer.ggml.pre``);
+        ``scheme`` then only guides the probes. Nothing is cached:
+        ``exact_pieces(["ChatGPT 中文"], "kimi-k2") -> [("ChatGPT", " ", "中文")]`` for llama.cpp.
+        """
+        scheme = SCHEMES[scheme] if isinstance(scheme, str) else scheme
+        texts = list(texts)
+        found = self._run(texts, scheme, self.native(scheme) if native is None else native)
+        out: list[tuple[str, ...] | None] = []
+        for t in texts:
+            seen = found.get(t, Seen([]))
+            pieces = tuple(t[s:e] for s, e, _ in seen.matches)
+            out.append(pieces if seen.exact and "".join(pieces) == t else None)
+        return out
+
+    def _run(self, texts: Sequence[str], scheme: Scheme, native: str) -> dict[str, Seen]:
+        """What probes show of every distinct non-empty text, long ones in segments."""
+        size = self.segment_chars
+        segments = {t: (list(cut(t, size=size)) if size is not None and len(t) > size else [t])
+                    for t in dict.fromkeys(texts) if t}
         units = list(dict.fromkeys(s for parts in segments.values() for s in parts))
-        found: dict[str, list[Match]] = {}
-        group: list[str] = []
-        strings: set[str] = set()
-        for unit in units:
-            check_utf8(unit)
-            more = probe_strings(unit, scheme, window=self.window, max_chars=self.max_chars, max_piece=self.max_piece)
-            if group and len(strings) + len(more) > self.probe_size:
-                found.update(self._probe(group, strings, scheme, native))
-                group, strings = [], set()
-            group.append(unit)
-            strings |= more
-        if group:
-            found.update(self._probe(group, strings, scheme, native))
-        out: dict[str, list[Match]] = {}
+        found = observe(units, scheme, lambda probe, batch: self.encode(probe, scheme, native, batch),
+                        merges=self.needs_merges, max_piece=self.max_piece, rounds=self.rounds,
+                        probe_size=self.probe_size)
+        out: dict[str, Seen] = {}
         for text, parts in segments.items():
             if len(parts) == 1:
                 out[text] = found[parts[0]]
                 continue
-            shifted, offset = [], 0
+            matches, unproven, offset = [], [], 0
             for part in parts:
-                shifted.extend((s + offset, e + offset, b) for s, e, b in found[part])
+                moved = found[part].shifted(offset)
+                matches += moved.matches
+                unproven += moved.unproven
                 offset += len(part)
-            out[text] = shifted
+            out[text] = Seen(matches, tuple(unproven))
         return out
-
-    def _probe(self, texts: list[str], strings: set[str], scheme: Scheme, native: str) -> dict[str, list[Match]]:
-        probe = Probe.build(strings, closed=self.max_chars)
-        ids = self.encode(probe, scheme, native, texts)
-        return {t: probe.cuts(t, t.encode("utf-8"), i) for t, i in zip(texts, ids)}
 
     def temp_path(self, suffix: str) -> str:
         """A fresh file name in this engine's temp folder (removed with the engine or at exit)."""
@@ -210,6 +225,7 @@ class LlamaCppEngine(ProbeEngine):
     description = ("llama.cpp (llama-cpp-python 0.3.36), vocab-only GGUF with its own pre-tokenizer (kimi-k2: a "
                    "hand-written splitter, not the regex); " + LIMITS)
     natives = {"kimi-k2": "kimi-k2", "o200k": "gpt-4o", "cl100k": "dbrx"}
+    needs_merges = True
 
     def encode(self, probe: Probe, scheme: Scheme, native: str, texts: Sequence[str]) -> list[list[int]]:
         import llama_cpp

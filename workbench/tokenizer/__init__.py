@@ -4,8 +4,8 @@
 - :mod:`.train`   build a Kimi-layout vocabulary folder (``tiktoken.model`` + config)
 - :mod:`.assets`  load a folder; encode/decode through tiktoken and HF with the same ids
 - :mod:`.parity`  token-id parity of tiktoken, HF and llama.cpp on a corpus, with causes
-  (:mod:`.encoders` the three behind one interface, :mod:`.causes` the evidence,
-  :mod:`.llama_split` llama.cpp's pre-tokens through a probe vocabulary)
+  (:mod:`.encoders` the three behind one interface, :mod:`.causes` the evidence; llama.cpp's
+  pre-tokens come from the pretok ``llama.cpp`` engine, :mod:`workbench.pretok.probe`)
 """
 
 from workbench.tokenizer.assets import TokenizerAssets, load

@@ -18,7 +18,8 @@ tokens a side extracted (its ids say which) count as themselves.
 Why a side's *own* pre-tokens, and not "encode each reference piece alone with the other
 side": llama.cpp splits a lone piece again (``"شكراً"`` alone is still ``شكرا|ً``), so on the
 repository corpus that simpler test fails for every line llama.cpp differs on, and would
-blame its merges. Its own pieces come from a probe vocabulary (:mod:`workbench.tokenizer.llama_split`).
+blame its merges. Its own pieces come from probe vocabularies, every cut proven (the pretok
+``llama.cpp`` engine, :mod:`workbench.pretok.probe`); a text whose cuts stay open has none.
 
 This is evidence about one text, not a proof about an implementation: a side whose split
 differs where the vocabulary has no merge across the cut gives the same ids, and no cause.

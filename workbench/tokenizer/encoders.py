@@ -7,8 +7,9 @@ Token-id parity (:mod:`workbench.tokenizer.parity`) runs each of these on the sa
   split of that pattern (:func:`workbench.pretok.pieces.split`);
 - :class:`HFEncoder` — a private copy of the assets' HF ``tokenizers.Tokenizer``; its
   pre-tokens come from its own ``pre_tokenizer``;
-- :class:`LlamaEncoder` — llama.cpp ``vocab_only``; its pre-tokens are read through a probe
-  vocabulary (:mod:`workbench.tokenizer.llama_split`).
+- :class:`LlamaEncoder` — llama.cpp ``vocab_only``; its pre-tokens are read through probe
+  vocabularies by the pretok ``llama.cpp`` engine (:mod:`workbench.pretok.probed`), on whole
+  texts, with the file's own ``tokenizer.ggml.pre``; None where a cut stays unproven.
 
 ``special=False`` asks each for plain text: tiktoken allows no special token, HF sets
 ``encode_special_tokens`` (transformers' ``split_special_tokens``), llama.cpp tokenizes with
@@ -99,9 +100,14 @@ class HFEncoder(Encoder):
 class LlamaEncoder(Encoder):
     name = "llama.cpp"
 
-    def __init__(self, llama, splitter, *, special: bool) -> None:
+    def __init__(self, llama, pre: str, scheme, *, special: bool) -> None:
         super().__init__()
-        self.llama, self.splitter, self.special = llama, splitter, special
+        from workbench.pretok.probed import LlamaCppEngine
+
+        self.llama, self.pre, self.scheme, self.special = llama, pre, scheme, special
+        #: whole texts, not segments: a join across a safe boundary is seen too
+        self.probes = LlamaCppEngine(segment_chars=None)
+        self._split: dict[str, tuple[str, ...] | None] = {}
 
     def _encode(self, text):
         return tuple(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=self.special))
@@ -110,7 +116,11 @@ class LlamaEncoder(Encoder):
         return self.llama.detokenize(list(ids), special=True).decode("utf-8", errors="replace")
 
     def split(self, texts):
-        return self.splitter.split(texts)
+        """llama.cpp's pre-tokens, probed in one batch for the texts not seen before; None: a cut unproven."""
+        new = [t for t in dict.fromkeys(texts) if t and t not in self._split]
+        if new:
+            self._split.update(zip(new, self.probes.exact_pieces(new, self.scheme, native=self.pre)))
+        return [self._split[t] if t else () for t in texts]
 
 
 def scheme_for(pattern: str):
@@ -126,7 +136,7 @@ def open_encoders(assets: TokenizerAssets, names: Sequence[str], *, special: boo
     """The encoders by name, and one line per name saying exactly what runs.
 
     llama.cpp runs on a GGUF's own file; for folder assets on a vocab-only GGUF written
-    into a temporary folder that ``stack`` removes (so are the probe vocabularies).
+    into a temporary folder that ``stack`` removes.
     """
     encoders: dict[str, Encoder] = {}
     what: dict[str, str] = {}
@@ -145,18 +155,17 @@ def open_encoders(assets: TokenizerAssets, names: Sequence[str], *, special: boo
 
 def _llama_encoder(assets: TokenizerAssets, special: bool, stack: ExitStack) -> tuple[LlamaEncoder, str]:
     from workbench.tokenizer.gguf_vocab import llama_vocab, write_vocab_gguf
-    from workbench.tokenizer.llama_split import LlamaSplitter
 
-    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kimi-wb-parity-")))
     if assets.source == "gguf":
         llama, pre = assets.llama, assets.metadata.get("tokenizer.ggml.pre", "kimi-k2")
         what = f"llama.cpp (vocab_only) on {assets.path.name} itself, pre = {pre}"
     else:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kimi-wb-parity-")))
         llama, pre = llama_vocab(write_vocab_gguf(assets, folder / "vocab.gguf")), "kimi-k2"
         stack.callback(llama.close)
         what = ("llama.cpp (vocab_only) on a vocab-only GGUF written from the folder by write_vocab_gguf "
                 "(pre = kimi-k2, one merge per rank)")
-    return LlamaEncoder(llama, LlamaSplitter(folder, pre=pre, vocab=llama), special=special), what
+    return LlamaEncoder(llama, pre, scheme_for(assets.pattern), special=special), what
 
 
 def versions(names: Iterable[str] = IMPLS) -> dict[str, str]:
