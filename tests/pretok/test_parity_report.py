@@ -73,7 +73,7 @@ def test_matrix_is_symmetric_with_zero_diagonal():
     (dict(engines=["regex"], fuzz=5), "at least two engines"),
     (dict(engines=["regex", "regex"], fuzz=5), "named twice"),
     (dict(engines=["regex", "tokenizers"]), "nothing to compare"),
-    (dict(engines=["regex", "tokenizers"], corpus=["/no/such/corpus"]), "no such file"),
+    (dict(engines=["regex", "tokenizers"], corpus=["/no/such/corpus"]), "no such corpus file or folder"),
     (dict(engines=["regex", "tokenizers"], fuzz=-1), ">= 0"),
 ])
 def test_bad_input_is_one_line(kwargs, message):

@@ -114,6 +114,12 @@ def random_text(rng: random.Random, max_len: int) -> str:
     return "".join(rng.choice(rng.choice(classes)) for _ in range(rng.randint(1, max_len)))
 
 
+def fuzz_texts(n: int, seed: int, max_len: int = 12) -> list[str]:
+    """``n`` random strings drawn with ``random.Random(seed)``: the same seed, the same strings."""
+    rng = random.Random(seed)
+    return [random_text(rng, max_len) for _ in range(n)]
+
+
 class _Sides:
     """The two splitters under comparison."""
 

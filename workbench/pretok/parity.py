@@ -18,7 +18,6 @@ Unicode tables explain a whole class of differences.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +27,10 @@ from pathlib import Path
 from workbench.errors import InputError
 from workbench.pretok.align import diff
 from workbench.pretok.engines import Engine
-from workbench.pretok.fuzz import random_text, shrink
+from workbench.pretok import sources
+from workbench.pretok.fuzz import fuzz_texts, shrink
 from workbench.pretok.pieces import resolve_engine, resolve_scheme, spans
 from workbench.pretok.schemes import Scheme
-from workbench.pretok.sources import read_blocks
 
 DEFAULT_ENGINES = ("regex", "tokenizers", "tiktoken", "gigatoken", "llama.cpp")
 
@@ -142,24 +141,8 @@ class ParityReport:
 
 
 def corpus_lines(paths: Iterable[str | Path]) -> list[str]:
-    """Lines (with their line breaks) of UTF-8 files, or of every ``*.txt`` in a folder."""
-    lines: list[str] = []
-    for p in map(Path, paths):
-        files = sorted(p.glob("*.txt")) if p.is_dir() else [p]
-        if not p.exists():
-            raise InputError(f"{p}: no such file or folder")
-        if not files:
-            raise InputError(f"{p}: no .txt files in this folder")
-        for f in files:
-            text = "".join(read_blocks(f))
-            lines += [ln for ln in text.splitlines(keepends=True) if ln.strip()]
-    return lines
-
-
-def fuzz_texts(n: int, seed: int, max_len: int = 12) -> list[str]:
-    """``n`` random strings from the fuzzer's Unicode-class alphabet; same seed, same strings."""
-    rng = random.Random(seed)
-    return [random_text(rng, max_len) for _ in range(n)]
+    """The non-blank lines (each with its ``\\n``) of UTF-8 files, or of every ``*.txt`` in a folder."""
+    return [line for f in sources.corpus_files(list(paths)) for line in sources.corpus_lines(f) if line.strip()]
 
 
 def engine_versions(engine: Engine) -> dict[str, str]:

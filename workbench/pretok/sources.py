@@ -124,3 +124,26 @@ def _safe_prefixes(blocks: Iterable[str]) -> Iterator[str]:
         yield text[:at]
         carry = text[at:]
     yield carry
+
+
+def corpus_files(corpus: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
+    """Files from paths, a folder standing for its ``*.txt`` files: ``["data/corpus"] -> [code.txt, …]``."""
+    paths = [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.txt"))
+            if not found:
+                raise InputError(f"{p}: no *.txt files in this corpus folder")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such corpus file or folder")
+    return files
+
+
+def corpus_lines(path: Path, *, errors: str = "strict") -> list[str]:
+    """The lines of a UTF-8 file, each with its ``\\n``: ``"a\\nb" -> ["a\\n", "b"]``."""
+    lines = "".join(read_blocks(path, errors=errors)).split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import random
 from collections import Counter
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -43,6 +42,7 @@ from itertools import combinations
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.pretok.sources import corpus_files, corpus_lines
 from workbench.tokenizer.assets import IMPLS, TokenizerAssets
 from workbench.tokenizer.causes import CAUSE_NAMES, CAUSES, Judge, stretches
 
@@ -163,40 +163,14 @@ def _check_impls(impls: Iterable[str]) -> tuple[str, ...]:
     return tuple(n for n in IMPLS if n in names)
 
 
-def corpus_files(corpus: Iterable[str | os.PathLike[str]] | str | os.PathLike[str]) -> list[Path]:
-    """Files from paths, a folder standing for its ``*.txt`` files: ``["data/corpus"] -> [code.txt, …]``."""
-    paths = [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
-    files = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.glob("*.txt"))
-            if not found:
-                raise InputError(f"{p}: no *.txt files in this corpus folder")
-            files += found
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"{p}: no such corpus file or folder")
-    return files
-
-
-def corpus_lines(path: Path, *, errors: str = "strict") -> list[str]:
-    """The lines of a UTF-8 file, each with its ``\\n``: ``"a\\nb" -> ["a\\n", "b"]``."""
-    from workbench.pretok.sources import read_blocks  # names the file and byte offset of bad UTF-8
-
-    lines = "".join(read_blocks(path, errors=errors)).split("\n")
-    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
-
-
 def _inputs(texts: list[str], files: list[Path], fuzz: int, seed: int, errors: str) -> list[tuple[str, str]]:
     """``(origin, text)`` for the explicit texts, the corpus lines and the fuzz strings, in that order."""
-    from workbench.pretok.fuzz import random_text
+    from workbench.pretok.fuzz import fuzz_texts
 
     out = [(f"text {i}", t) for i, t in enumerate(texts)]
     for f in files:
         out += [(f"{f.name}:{n}", line) for n, line in enumerate(corpus_lines(f, errors=errors), 1)]
-    rng = random.Random(seed)
-    out += [(f"fuzz {i}", random_text(rng, FUZZ_MAX_LEN)) for i in range(fuzz)]
+    out += [(f"fuzz {i}", t) for i, t in enumerate(fuzz_texts(fuzz, seed, FUZZ_MAX_LEN))]
     for origin, t in out:
         if not isinstance(t, str):
             raise InputError(f"{origin}: expected a str, got {type(t).__name__}")
