@@ -15,11 +15,6 @@ from workbench.tokenizer.special import NAMED
 IMPLS = ["tiktoken", "hf"]
 
 
-@pytest.fixture(scope="module")
-def assets(tiny_vocab):
-    return load(tiny_vocab)
-
-
 def test_layout_of_the_built_vocabulary(assets):
     n = assets.n_ranks
     assert n == 4096 and assets.vocab_size == n + 256

@@ -15,20 +15,10 @@ from workbench.pretok.pieces import split
 from workbench.pretok.probed import LlamaCppEngine
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer import load
-from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer, llama_vocab, write_vocab_gguf
+from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer, llama_vocab
 from workbench.tokenizer.parity import CAUSES, format_report, token_parity
 
 ALL = ("tiktoken", "hf", "llama.cpp")
-
-
-@pytest.fixture(scope="module")
-def assets(tiny_vocab):
-    return load(tiny_vocab)
-
-
-@pytest.fixture(scope="module")
-def vocab_gguf(assets, tmp_path_factory):
-    return write_vocab_gguf(assets, tmp_path_factory.mktemp("parity") / "vocab.gguf")
 
 
 @pytest.fixture(scope="module")
