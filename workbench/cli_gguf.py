@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from workbench.chat.render import read_template
 from workbench.errors import InputError
 from workbench.units import format_size
 
@@ -79,14 +80,11 @@ def cmd_patch(args: argparse.Namespace) -> int:
         known = info.keys.get(key)
         values[key], _ = parse_value(text, known.type if known else None)
     if args.template_file:
-        try:
-            values[TEMPLATE_KEY] = Path(args.template_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"cannot read template {args.template_file}: {e}") from e
+        values[TEMPLATE_KEY] = read_template(Path(args.template_file))
     if not values and not args.remove:
         raise InputError("nothing to change: give --set KEY=VALUE, --remove KEY or --template-file F")
     results = patch(args.path, values, remove=args.remove or [], dry_run=args.dry_run, backup=args.backup,
-                    progress=not args.json)
+                    progress=not args.json, wait=args.wait)
     _print_results(results, args)
     return 0
 
@@ -96,12 +94,9 @@ def cmd_fix_kimi(args: argparse.Namespace) -> int:
 
     template = None
     if args.template:
-        try:
-            template = Path(args.template).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"cannot read template {args.template}: {e}") from e
+        template = read_template(Path(args.template))
     results = fix_kimi(args.path, template=template, types=not args.keep_token_types, dry_run=args.dry_run,
-                       backup=args.backup, progress=not args.json)
+                       backup=args.backup, progress=not args.json, wait=args.wait)
     if not results:
         if args.json:
             _emit({"path": args.path, "already_fixed": True})
@@ -117,7 +112,7 @@ def cmd_fix_kimi(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from workbench.ggufio.patch import restore
 
-    done = restore(args.path, progress=not args.json)
+    done = restore(args.path, progress=not args.json, wait=args.wait)
     if args.json:
         _emit({"restored": [str(p) for p in done]})
     else:
@@ -172,6 +167,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", type=float, metavar="SECONDS", nargs="?", const=float("inf"),
+                   help="when another process is patching the file, wait for it (up to SECONDS; no value: "
+                        "as long as it takes) instead of refusing at once")
+
+
 def register(sub, add) -> None:
     """Add the ``gguf`` command group to the ``kimi-wb`` parser (``add`` as in :mod:`workbench.cli`)."""
     g = sub.add_parser("gguf", help="inspect and patch GGUF files (split sets too)",
@@ -194,6 +195,7 @@ def register(sub, add) -> None:
     p.add_argument("--template-file", metavar="F", help="new tokenizer.chat_template from a file")
     p.add_argument("--dry-run", action="store_true", help="show the key-level diff and the cost; write nothing")
     p.add_argument("--backup", action="store_true", help="keep the original header for `kimi-wb gguf restore`")
+    _wait_option(p)
 
     p = gadd("fix-kimi", cmd_fix_kimi, "the known Kimi fixes: EOS on <|im_end|>, <think>/</think>/tool markers "
                                        "not CONTROL, and a template when given")
@@ -201,8 +203,9 @@ def register(sub, add) -> None:
     p.add_argument("--keep-token-types", action="store_true", help="leave CONTROL-typed <think>/</think> as they are")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p.add_argument("--backup", action="store_true", help="keep the original header for `kimi-wb gguf restore`")
+    _wait_option(p)
 
-    gadd("restore", cmd_restore, "put back the header a --backup patch saved")
+    _wait_option(gadd("restore", cmd_restore, "put back the header a --backup patch saved"))
 
     p = add("plan", cmd_plan, "memory plan of a GGUF (or split set) under an offload, and the llama-server command")
     p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set")

@@ -5,7 +5,9 @@
   a half-written file;
 - :func:`write_text_atomic` is that for a text;
 - :func:`read_json` reads a JSON document or raises :class:`InputError` naming the file,
-  line and column.
+  line and column;
+- :func:`read_text` reads a UTF-8 text of bounded size (a user's template, say) or raises
+  :class:`InputError`.
 """
 
 from __future__ import annotations
@@ -51,3 +53,17 @@ def read_json(path: str | os.PathLike[str], what: str = "JSON"):
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else e
         raise InputError(f"cannot read {what} file {path}: {reason}") from e
+
+
+def read_text(path: str | os.PathLike[str], what: str = "text", *, max_bytes: int = 4 << 20) -> str:
+    """The UTF-8 text in ``path``, refused when larger than ``max_bytes``: a one-line :class:`InputError`."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"{p}: {size:,} bytes, too large for a {what} (the limit is {max_bytes:,})")
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"cannot read {what} {p}: not UTF-8 at byte {e.start}") from e
+    except OSError as e:
+        raise InputError(f"cannot read {what} {p}: {e.strerror or e}") from e

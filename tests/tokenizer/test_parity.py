@@ -15,7 +15,7 @@ from workbench.pretok.pieces import split
 from workbench.pretok.probed import LlamaCppEngine
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer import load
-from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer, llama_vocab
+from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer
 from workbench.tokenizer.parity import CAUSES, format_report, token_parity
 
 ALL = ("tiktoken", "hf", "llama.cpp")
@@ -39,8 +39,10 @@ def _planted(assets, tok: Tokenizer):
 
 def test_corpus_tiktoken_and_hf_agree_llama_cpp_differs_by_its_split(corpus_report, corpus_files, vocab_gguf, assets):
     lines = _lines(corpus_files)
-    # the counts, measured independently: llama.cpp on the same conversion, line by line
-    llama = llama_vocab(vocab_gguf)
+    # the counts, measured independently: llama-cpp-python's own Llama on the same conversion, line by line
+    import llama_cpp
+
+    llama = llama_cpp.Llama(str(vocab_gguf), vocab_only=True, verbose=False)
     ref = [assets.tiktoken.encode(x, disallowed_special=()) for x in lines]
     ids = [llama.tokenize(x.encode(), add_bos=False, special=False) for x in lines]
     llama.close()

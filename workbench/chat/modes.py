@@ -16,6 +16,8 @@ exactly the variables the template reads.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from workbench.chat.render import TemplateError
 
 #: variables that clients commonly use to switch thinking off, in the order we try them
@@ -23,18 +25,23 @@ THINKING_SWITCHES = ("thinking", "enable_thinking")
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
-def template_variables(template: str) -> set[str]:
-    """Names a template reads from its context (undeclared variables of its AST)."""
+@lru_cache(maxsize=64)
+def template_variables(template: str) -> frozenset[str]:
+    """Names a template reads from its context (undeclared variables of its AST).
+
+    Only parsed, never run; a template nested past Python's recursion limit is a :class:`TemplateError`.
+    """
     import jinja2
     from jinja2 import meta
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
     try:
-        ast = env.parse(template)
+        return frozenset(meta.find_undeclared_variables(env.parse(template)))
     except jinja2.TemplateSyntaxError as e:
-        raise TemplateError(f"template syntax error at line {e.lineno}: {e.message}") from e
-    return meta.find_undeclared_variables(ast)
+        raise TemplateError(f"template syntax error at line {e.lineno}: {' '.join(str(e.message).split())[:300]}") from e
+    except RecursionError:
+        raise TemplateError("the template nests too deeply to parse") from None
 
 
 def thinking_switches(template: str) -> list[str]:

@@ -18,6 +18,16 @@
 
 Errors are one line: :class:`TemplateError` for templates that do not parse or raise,
 :class:`RendererLimitation` for features a renderer cannot express.
+
+Templates from files are untrusted. Every render by a Python renderer (``hf``,
+``llama-cpp-python``) of a template that did not ship inside the workbench runs in an
+isolated worker (:mod:`workbench.isolate`) under :func:`template_limits`: 5 s, 1 GiB of
+growth and 16 MiB of output by default (``KIMI_WB_TEMPLATE_SECONDS``,
+``KIMI_WB_TEMPLATE_MEMORY``, ``KIMI_WB_TEMPLATE_OUTPUT``; or ``limits=`` per call). A
+runaway loop, a huge string, a macro that calls itself or a sandbox escape ends in a
+one-line :class:`TemplateError`; a template that ran out of time or memory once fails at
+once after that (its text is remembered for the process). The bundled templates render in
+this process. ``llama-server`` renders in its own process, under the same time limit.
 """
 
 from __future__ import annotations
@@ -25,12 +35,16 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import re
 import tempfile
 import threading
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from pathlib import Path
 
 from workbench.errors import InputError, WorkbenchError
+from workbench.files import read_text
+from workbench.isolate import IsolationError, Limits, call
 from workbench.registry import Registry
 
 Message = dict
@@ -47,27 +61,86 @@ class RendererLimitation(WorkbenchError):
     """The renderer cannot express what was asked (tools, kwargs, message fields)."""
 
 
+#: the largest template accepted (Kimi's are about 5 KB)
+MAX_TEMPLATE_BYTES = 4 << 20
+
+
+def template_limits() -> Limits:
+    """The bounds on rendering an untrusted template: from ``KIMI_WB_TEMPLATE_*`` or the defaults."""
+    from workbench.units import parse_size
+
+    def env(name: str, default: str) -> str:
+        return os.environ.get(f"KIMI_WB_TEMPLATE_{name}", default)
+
+    try:
+        return Limits(seconds=float(env("SECONDS", "5")), memory=parse_size(env("MEMORY", "1GiB")),
+                      output=parse_size(env("OUTPUT", "16MiB")))
+    except (ValueError, InputError) as e:
+        raise InputError(f"bad KIMI_WB_TEMPLATE_* setting: {e}") from e
+
+
 def read_template(template: str | os.PathLike[str]) -> str:
     """Template text from text or a path (a ``str`` naming an existing file counts as a path)."""
     if isinstance(template, os.PathLike) or ("\n" not in template and "{" not in template and Path(template).is_file()):
-        path = Path(template)
-        try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"cannot read template {path}: {e}") from e
+        return read_text(template, "template", max_bytes=MAX_TEMPLATE_BYTES)
     return template
+
+
+@lru_cache(maxsize=1)
+def _trusted() -> frozenset[str]:
+    """The texts of the templates that ship inside the workbench (rendered in process)."""
+    from workbench.chat.bundled import TEMPLATES_DIR
+
+    return frozenset(p.read_text(encoding="utf-8") for p in TEMPLATES_DIR.glob("*.jinja"))
+
+
+#: template text -> why it was stopped: a template that ran out of time or memory is not run again
+_EXHAUSTED: dict[str, str] = {}
+
+
+def _bounded(renderer: str, template: str, messages, add_generation_prompt, tools, kwargs, limits: Limits | None):
+    """Render through ``renderer``'s in-process code, in the isolated worker unless the template is ours."""
+    if template in _trusted():
+        return RENDERERS[renderer].render_here(template, messages, add_generation_prompt=add_generation_prompt,
+                                               tools=tools, **kwargs)
+    if len(template.encode("utf-8", "surrogatepass")) > MAX_TEMPLATE_BYTES:
+        raise TemplateError(f"the template has {len(template):,} characters, more than a chat template "
+                            f"({MAX_TEMPLATE_BYTES:,} bytes)")
+    if template in _EXHAUSTED:
+        raise TemplateError(_EXHAUSTED[template])
+    try:
+        return call("workbench.chat.render:_render_in_worker", renderer, template, messages, add_generation_prompt,
+                    tools, kwargs, limits=limits or template_limits(), pool="templates",
+                    what="rendering the template")
+    except IsolationError as e:
+        if e.kind in ("timeout", "memory"):
+            _EXHAUSTED[template] = f"{e} (earlier; not run again)"
+        raise TemplateError(str(e)) from None
+
+
+def _render_in_worker(renderer, template, messages, add_generation_prompt, tools, kwargs):
+    """Runs in the worker: the renderer's own code, nothing else."""
+    return RENDERERS[renderer].render_here(template, messages, add_generation_prompt=add_generation_prompt,
+                                           tools=tools, **kwargs)
 
 
 def _jinja_error(e: Exception) -> TemplateError:
     import jinja2
 
     if isinstance(e, jinja2.TemplateSyntaxError):
-        return TemplateError(f"template syntax error at line {e.lineno}: {e.message}")
+        return TemplateError(f"template syntax error at line {e.lineno}: {_one_line(e.message or '')}")
     if isinstance(e, jinja2.exceptions.SecurityError):
-        return TemplateError(f"template blocked by the sandbox: {e}")
-    if isinstance(e, (jinja2.TemplateError, ValueError, TypeError, KeyError, AttributeError, IndexError)):
-        return TemplateError(f"template raised {type(e).__name__}: {e}")
+        return TemplateError(f"template blocked by the sandbox: {_one_line(str(e))}")
+    if isinstance(e, (jinja2.TemplateError, ValueError, TypeError, KeyError, AttributeError, IndexError,
+                      ZeroDivisionError, OverflowError, LookupError, ArithmeticError)):
+        return TemplateError(f"template raised {type(e).__name__}: {_one_line(str(e))}")
     raise e
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut at ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 class Renderer(ABC):
@@ -80,15 +153,18 @@ class Renderer(ABC):
 
     @abstractmethod
     def render(self, template: str, messages: list[Message], *, add_generation_prompt: bool,
-               tools: list[dict] | None, **kwargs) -> str:
-        """The prompt text."""
+               tools: list[dict] | None, limits: Limits | None = None, **kwargs) -> str:
+        """The prompt text; ``limits`` bound an untrusted template's render (default :func:`template_limits`)."""
 
 
 class HFRenderer(Renderer):
     name = "hf"
     description = "transformers render_jinja_template (HF semantics)"
 
-    def render(self, template, messages, *, add_generation_prompt, tools, **kwargs):
+    def render(self, template, messages, *, add_generation_prompt, tools, limits=None, **kwargs):
+        return _bounded(self.name, template, messages, add_generation_prompt, tools, kwargs, limits)
+
+    def render_here(self, template, messages, *, add_generation_prompt, tools, **kwargs):
         from transformers.utils.chat_template_utils import render_jinja_template
 
         # apply_chat_template passes the tokenizer's special-tokens map; these are Kimi's (overridable)
@@ -106,8 +182,11 @@ class LlamaCppPythonRenderer(Renderer):
     name = "llama-cpp-python"
     description = "llama-cpp-python Jinja2ChatFormatter"
 
-    def render(self, template, messages, *, add_generation_prompt, tools, bos_token="[BOS]",
-               eos_token="<|im_end|>", **kwargs):
+    def render(self, template, messages, *, add_generation_prompt, tools, limits=None, **kwargs):
+        return _bounded(self.name, template, messages, add_generation_prompt, tools, kwargs, limits)
+
+    def render_here(self, template, messages, *, add_generation_prompt, tools, bos_token="[BOS]",
+                    eos_token="<|im_end|>", **kwargs):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         try:
@@ -122,7 +201,8 @@ class LlamaCppBuiltinRenderer(Renderer):
     name = "llama.cpp"
     description = "llama.cpp built-in formatter (llama_chat_apply_template), picked from the template text"
 
-    def render(self, template, messages, *, add_generation_prompt, tools, **kwargs):
+    def render(self, template, messages, *, add_generation_prompt, tools, limits=None, **kwargs):
+        # llama.cpp's built-in formatters never run the template: they pick a format from its text
         if tools:
             raise RendererLimitation("llama.cpp's built-in formatters take no tools (llama-server's Jinja engine, its default, does)")
         if kwargs:
@@ -169,47 +249,79 @@ class LlamaServerRenderer(Renderer):
         except InputError:
             return False
 
-    def render(self, template, messages, *, add_generation_prompt, tools, **kwargs):
-        from workbench.run.llama_server import ServerError
+    def render(self, template, messages, *, add_generation_prompt, tools, limits=None, **kwargs):
+        from workbench.run.llama_server import ServerError, ServerTimeout
 
+        limits = limits or template_limits()
+        key = f"llama-server\0{template}"
+        if key in _EXHAUSTED:
+            raise TemplateError(_EXHAUSTED[key])
         body = {"messages": messages, "add_generation_prompt": add_generation_prompt}
         if tools:
             body["tools"] = tools
         if kwargs:
             body["chat_template_kwargs"] = kwargs
         with self._lock:
-            server = self._server(template)
+            server = self._server(template, limits)
         try:
-            return server.post("/apply-template", body)["prompt"]
+            return server.post("/apply-template", body, timeout=limits.seconds)["prompt"]
+        except ServerTimeout:
+            with self._lock:
+                self._drop(template)
+            _EXHAUSTED[key] = f"llama-server took longer than {limits.seconds:g} s to render the template and was stopped"
+            raise TemplateError(_EXHAUSTED[key]) from None
         except ServerError as e:
             message = str(e).replace("llama-server /apply-template: ", "llama-server: ")
             if "HTTP 400" in message and "unsupported" in message:  # e.g. image parts without a vision projector
                 raise RendererLimitation(message) from None
+            if server.proc.poll() is not None:  # it died on this request (a crash in its Jinja engine)
+                with self._lock:
+                    self._drop(template)
+                message = f"llama-server {_death(server.proc.returncode)} rendering the template"
             raise TemplateError(message) from None
 
-    def _server(self, template: str):
-        from workbench.run.llama_server import LlamaServer, ServerError, cache_dir
+    def _drop(self, template: str) -> None:
+        server = self._servers.pop(template, None)
+        if server is not None:
+            server.__exit__(None, None, None)
+
+    def _server(self, template: str, limits: Limits):
+        """A running server whose model carries ``template`` (started on first use).
+
+        The template goes into the model's metadata, not ``--chat-template-file``: a refusal
+        then happens after start-up, where llama-server flushes its log before exiting, so the
+        reason it gives is always there to quote (its log is asynchronous and loses lines on an
+        early exit).
+        """
+        from workbench.ggufio.tiny import make_tiny_model
+        from workbench.run.llama_server import LlamaServer, ServerError, ServerTimeout, cache_dir
 
         if template in self._servers:
             self._servers[template] = self._servers.pop(template)  # most recently used last
             return self._servers[template]
         while len(self._servers) >= self.keep:
-            self._servers.pop(next(iter(self._servers))).__exit__(None, None, None)
+            self._drop(next(iter(self._servers)))
         folder = cache_dir() / "renderer"
         folder.mkdir(parents=True, exist_ok=True)
-        model = _renderer_model(folder)
-        with tempfile.NamedTemporaryFile("w", suffix=".jinja", dir=folder, delete=False, encoding="utf-8") as f:
-            f.write(template)
-        server = LlamaServer(["-m", str(model), "--jinja", "--chat-template-file", f.name, "-c", "256",
-                              "--threads", "1", "--no-warmup", "-np", "1"], ready_timeout=60)
-        try:
-            server.start()
-        except ServerError:
-            cause = _cause(server.log_tail(1000))
-            server.__exit__(None, None, None)
-            raise TemplateError(f"llama-server refused the template: {cause}") from None
-        finally:
-            os.unlink(f.name)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            (model,) = make_tiny_model(Path(tmp) / "renderer.gguf", chat_template=template)
+            server = LlamaServer(["-m", str(model), "--jinja", "-c", "256", "--threads", "1", "--threads-http", "1",
+                                  "--no-warmup", "-np", "1"], ready_timeout=STARTUP_SECONDS + limits.seconds,
+                                 memory=SERVER_BASE_MEMORY + limits.memory)
+            try:
+                server.start()  # the model is mapped once loaded; its file can go
+            except ServerTimeout:
+                server.__exit__(None, None, None)
+                key = f"llama-server\0{template}"
+                _EXHAUSTED[key] = (f"llama-server did not start with the template within "
+                                   f"{server.ready_timeout:g} s (a runaway render?) and was stopped")
+                raise TemplateError(_EXHAUSTED[key]) from None
+            except ServerError:
+                code, log = server.proc.returncode, server.log_tail(1000)
+                server.__exit__(None, None, None)
+                if code is not None and code < 0:
+                    raise TemplateError(f"llama-server {_death(code)} on the template") from None
+                raise TemplateError(f"llama-server refused the template: {_cause(log)}") from None
         self._servers[template] = server
         return server
 
@@ -219,24 +331,36 @@ class LlamaServerRenderer(Renderer):
             self._servers.popitem()[1].__exit__(None, None, None)
 
 
+#: seconds a renderer server may take to start besides rendering; its address space besides the template's
+STARTUP_SECONDS = 10.0
+SERVER_BASE_MEMORY = 512 << 20
+
+
+def _death(code: int) -> str:
+    """How a process ended, from its return code: ``-11 -> 'crashed (SIGSEGV)'``."""
+    import signal
+
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return f"crashed ({name})"
+
+
+_TIMESTAMP = re.compile(r"^\d+\.\d+\.\d+\.\d+ [A-Z] ")
+
+
 def _cause(log: str) -> str:
-    """The most telling line of a server's start-up failure (a Jinja exception beats a generic refusal)."""
-    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    for key in ("jinja exception", "error:", "failed"):
+    """The most telling line of a server's start-up failure: a Jinja exception, then the template
+    parser's error, then any error."""
+    lines = [_TIMESTAMP.sub("", ln.strip()) for ln in log.splitlines() if ln.strip()]
+    for key in ("jinja exception", "common_chat_templates_init: error", "error:", "failed"):
         found = [ln for ln in lines if key in ln.lower()]
         if found:
-            return found[-1]
-    return lines[-1] if lines else "no output"
-
-
-def _renderer_model(folder: Path) -> Path:
-    """The tiny Kimi-architecture model the renderer's servers load (written once)."""
-    model = folder / "Kimi-K2-Tiny.gguf"
-    if not model.exists():
-        from workbench.ggufio.tiny import make_tiny_model
-
-        make_tiny_model(model)
-    return model
+            return _one_line(found[-1])
+    return _one_line(lines[-1]) if lines else "no output"
 
 
 RENDERERS: Registry[Renderer] = Registry("renderer")
@@ -256,12 +380,14 @@ def render(
     add_generation_prompt: bool = True,
     tools: list[dict] | None = None,
     renderer: str = "hf",
+    limits: Limits | None = None,
     **template_kwargs,
 ) -> str:
     """Render ``messages`` (and ``tools``) with ``template`` through ``renderer``.
 
-    ``template_kwargs`` reach the template as variables (e.g. ``thinking=False``).
+    ``template_kwargs`` reach the template as variables (e.g. ``thinking=False``); ``limits``
+    bound the render of an untrusted template (default: :func:`template_limits`).
     """
     r = RENDERERS[renderer]
     return r.render(read_template(template), messages, add_generation_prompt=add_generation_prompt,
-                    tools=tools, **template_kwargs)
+                    tools=tools, limits=limits, **template_kwargs)

@@ -15,6 +15,7 @@ import os
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect, split_members
 from workbench.ggufio.journal import recover
+from workbench.ggufio.lock import writing
 from workbench.ggufio.patch import TEMPLATE_KEY, Result, patch
 
 
@@ -58,12 +59,21 @@ def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, typ
 
 
 def fix_kimi(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True,
-             dry_run: bool = False, backup: bool = False, progress: bool = True) -> list[Result]:
-    """Apply :func:`kimi_fixes`; ``[]`` when the file is already fixed."""
-    if not dry_run:
-        for member in split_members(path):
+             dry_run: bool = False, backup: bool = False, progress: bool = True,
+             wait: float | None = None) -> list[Result]:
+    """Apply :func:`kimi_fixes`; ``[]`` when the file is already fixed.
+
+    Holds the write lock on the set from reading the values to verifying them, so what it
+    reports is what the file holds.
+    """
+    members = split_members(path)
+    if dry_run:
+        fixes = kimi_fixes(path, template=template, types=types)
+        return patch(path, fixes, dry_run=True) if fixes else []
+    with writing(members, wait=wait):
+        for member in members:
             recover(member)
-    fixes = kimi_fixes(path, template=template, types=types)
-    if not fixes:
-        return []
-    return patch(path, fixes, dry_run=dry_run, backup=backup, progress=progress)
+        fixes = kimi_fixes(path, template=template, types=types)
+        if not fixes:
+            return []
+        return patch(path, fixes, backup=backup, progress=progress)

@@ -1,36 +1,60 @@
-"""A fast index of a GGUF header: every key's type, value and byte offset; tensor infos; arrays on demand.
+"""A fast, hardened index of a GGUF header: every key's type, value and byte offset; tensor infos; arrays on demand.
 
 Why not ``gguf.GGUFReader`` here: it materialises a numpy view for every element of every
 array, which for a real Kimi header (163,840 tokens and 163,328 merges, ~5 MB) takes about
 10 s. Inspecting and patching in place must cost milliseconds, so this index walks the same
 layout (GGUF v2/v3, little-endian: magic, version, tensor and key counts, key/value pairs,
-tensor infos, aligned data) over a memory map with ``struct``, decodes scalars and strings,
-records where each array item lies, and decodes arrays only when asked. Type codes, scalar
-formats and quantisation block sizes come from the ``gguf`` package; the tests compare
-this index with ``GGUFReader`` key by key and tensor by tensor. Writing stays with gguf-py.
+tensor infos, aligned data), decodes scalars and strings, records where each array item
+lies, and decodes arrays only when asked. Value types, their widths and quantisation block
+sizes come from the ``gguf`` package; the tests compare this index with ``GGUFReader`` key
+by key and tensor by tensor. Writing stays with gguf-py.
+
+Every file is untrusted. Each count and length is checked against the bytes the file has
+*before* anything is allocated or read: key and tensor counts, string lengths, array item
+types and counts, value type codes, ``n_dims <= 4`` and dims whose product fits, tensor types,
+offsets aligned and inside the file, the alignment itself, duplicate names. A bad header is
+one :class:`~workbench.errors.InputError` naming the field and its byte offset. The header
+bytes are read into memory (grown as the walk needs them) rather than memory-mapped, so a
+file truncated or rewritten under a reader cannot kill it with SIGBUS, and later array reads
+see the same bytes the index was built from.
 
     >>> h = read_header("model.gguf")                       # doctest: +SKIP
     >>> h.value("tokenizer.ggml.eos_token_id"), h.fields["tokenizer.ggml.eos_token_id"].offset   # doctest: +SKIP
-    >>> h.array("tokenizer.ggml.tokens")[163586]            # doctest: +SKIP
+    >>> h.strings("tokenizer.ggml.tokens")[163586]          # doctest: +SKIP
     '<|im_end|>'
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-import struct
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from workbench.errors import InputError
 
-_U32, _U64 = struct.Struct("<I"), struct.Struct("<Q")
-#: GGUF scalar type code -> struct format (little-endian); 8 = string, 9 = array
-SCALAR_FORMATS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
-STRING, ARRAY = 8, 9
+#: ggml's GGML_MAX_DIMS
+MAX_DIMS = 4
+_FIRST_READ = 256 << 10
+_I64_MAX = 2**63 - 1
+
+
+@lru_cache(maxsize=1)
+def value_types():
+    """gguf's value-type enum and its scalar codes -> little-endian numpy dtype: ``(GGUFValueType, {4: '<u4', …})``."""
+    from gguf import GGUFReader, GGUFValueType
+
+    return GGUFValueType, {int(t): np.dtype(d).newbyteorder("<") for t, d in GGUFReader.gguf_scalar_to_np.items()}
+
+
+def _vt():
+    return value_types()[0]
+
+
+def _scalars() -> dict[int, np.dtype]:
+    return value_types()[1]
 
 
 @dataclass
@@ -45,11 +69,14 @@ class Field:
 
     @property
     def type_name(self) -> str:
-        import gguf
+        vt = _vt()
+        if self.type == vt.ARRAY:
+            return f"array[{vt(self.sub_type).name.lower()}]"
+        return vt(self.type).name.lower()
 
-        if self.type == ARRAY:
-            return f"array[{gguf.GGUFValueType(self.sub_type).name.lower()}]"
-        return gguf.GGUFValueType(self.type).name.lower()
+    @property
+    def is_array(self) -> bool:
+        return self.count is not None
 
 
 @dataclass(frozen=True)
@@ -70,59 +97,136 @@ class Header:
     alignment: int
     data_offset: int
     size: int
-    _mm: mmap.mmap = field(repr=False)
+    _buf: bytes = field(repr=False)  # every header byte, as read when the index was built
 
     def value(self, key: str, default=None):
+        """A scalar or string key's value; ``default`` when absent or an array."""
         f = self.fields.get(key)
-        return default if f is None or f.type == ARRAY else f.value
+        return default if f is None or f.is_array else f.value
 
     def item(self, key: str, i: int):
         """Item ``i`` of an array key."""
         f = self.fields[key]
         if not 0 <= i < f.count:
             raise IndexError(f"{key}[{i}] out of range ({f.count} items)")
-        if f.sub_type == STRING:
+        if f.sub_type == _vt().STRING:
             off = int(f.item_offsets[i])
-            n = _U64.unpack_from(self._mm, off)[0]
-            return self._mm[off + 8:off + 8 + n].decode("utf-8", errors="replace")
-        fmt = SCALAR_FORMATS[f.sub_type]
-        return struct.unpack_from("<" + fmt, self._mm, f.offset + i * struct.calcsize(fmt))[0]
+            n = int.from_bytes(self._buf[off:off + 8], "little")
+            return self._buf[off + 8:off + 8 + n].decode("utf-8", errors="replace")
+        dtype = _scalars()[f.sub_type]
+        return np.frombuffer(self._buf, dtype=dtype, count=1, offset=f.offset + i * dtype.itemsize)[0].item()
 
     def array(self, key: str) -> list:
         """Every item of an array key (decoded now; a 163,840-token list takes ~0.1 s)."""
         f = self.fields[key]
-        if f.sub_type == STRING:
-            mm = self._mm
+        if f.sub_type == _vt().STRING:
+            buf = self._buf
             out = []
             for off in f.item_offsets.tolist():
-                n = _U64.unpack_from(mm, off)[0]
-                out.append(mm[off + 8:off + 8 + n].decode("utf-8", errors="replace"))
+                n = int.from_bytes(buf[off:off + 8], "little")
+                out.append(buf[off + 8:off + 8 + n].decode("utf-8", errors="replace"))
             return out
-        if f.sub_type == ARRAY:
-            raise InputError(f"{self.path}: {key} is a nested array, which the workbench does not read")
-        dtype = np.dtype("<" + SCALAR_FORMATS[f.sub_type])
-        return np.frombuffer(self._mm, dtype=dtype, count=f.count, offset=f.offset).tolist()
+        return np.frombuffer(self._buf, dtype=_scalars()[f.sub_type], count=f.count, offset=f.offset).tolist()
+
+    def strings(self, key: str) -> list[str]:
+        """An array key the caller reads as text (token list, merges); any other type is a one-line error."""
+        f = self._array_field(key)
+        if f.sub_type != _vt().STRING:
+            raise InputError(f"{self.path}: {key} is {f.type_name}, expected an array of strings")
+        return self.array(key)
+
+    def ints(self, key: str) -> list[int]:
+        """An array key the caller reads as integers (token types); any other type is a one-line error."""
+        f = self._array_field(key)
+        if f.sub_type not in _INT_CODES():
+            raise InputError(f"{self.path}: {key} is {f.type_name}, expected an array of integers")
+        return self.array(key)
+
+    def int_value(self, key: str) -> int | None:
+        """A scalar key the caller reads as an integer (an id, a count); None when absent, else an error if not one."""
+        f = self.fields.get(key)
+        if f is None:
+            return None
+        if f.is_array or f.type not in _INT_CODES():
+            raise InputError(f"{self.path}: {key} is {f.type_name}, expected an integer")
+        return f.value
+
+    def _array_field(self, key: str) -> Field:
+        f = self.fields.get(key)
+        if f is None:
+            raise KeyError(key)
+        if not f.is_array:
+            raise InputError(f"{self.path}: {key} is {f.type_name}, expected an array")
+        return f
 
     def close(self) -> None:
-        self._mm.close()
+        """Nothing to release (the header bytes are held in memory); kept for callers that close."""
 
 
-def _tensor_bytes(shape: tuple[int, ...], qtype: int, name: str, path: Path) -> int:
-    import gguf
+@lru_cache(maxsize=1)
+def _INT_CODES() -> frozenset[int]:  # noqa: N802
+    vt = _vt()
+    return frozenset(int(t) for t in (vt.UINT8, vt.INT8, vt.UINT16, vt.INT16, vt.UINT32, vt.INT32, vt.UINT64, vt.INT64))
 
-    try:
-        block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(qtype)]
-    except (ValueError, KeyError):
-        raise InputError(f"{path}: tensor {name} has unknown type {qtype}") from None
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if shape and shape[0] % block:
-        raise InputError(f"{path}: tensor {name} has rows of {shape[0]}, not a multiple of its type's block {block}")
-    return n // block * size
+
+class _Bytes:
+    """The file's leading bytes, read as the walk needs them; a need past the end is a one-line error."""
+
+    def __init__(self, f, path: Path, size: int) -> None:
+        self.f, self.path, self.size = f, path, size
+        self.buf = bytearray()
+        self.grow(min(size, _FIRST_READ))
+
+    def grow(self, end: int) -> None:
+        want = min(self.size, max(end, 2 * len(self.buf)))
+        self.f.seek(len(self.buf))
+        chunk = self.f.read(want - len(self.buf))
+        self.buf += chunk
+        if len(self.buf) < want:
+            raise InputError(f"{self.path}: the file shrank while its header was read")
+
+    def need(self, off: int, n: int, what: str) -> None:
+        """Bytes ``[off, off + n)`` must exist; read them in if they are not yet."""
+        if off + n > self.size:
+            raise InputError(f"{self.path}: truncated GGUF header: {what} at byte {off:,} needs {n:,} bytes, "
+                             f"the file ends at {self.size:,}")
+        if off + n > len(self.buf):
+            self.grow(off + n)
+
+    def u32(self, off: int, what: str) -> int:
+        self.need(off, 4, what)
+        return int.from_bytes(self.buf[off:off + 4], "little")
+
+    def u64(self, off: int, what: str) -> int:
+        self.need(off, 8, what)
+        return int.from_bytes(self.buf[off:off + 8], "little")
+
+    def text(self, off: int, what: str) -> tuple[str, int]:
+        """A GGUF string (u64 length, UTF-8 bytes) at ``off``: (text, offset after it)."""
+        n = self.u64(off, f"{what} length")
+        if n > self.size - off - 8:
+            raise InputError(f"{self.path}: truncated GGUF header or corrupt length: {what} at byte {off:,} claims {n:,} bytes, "
+                             f"{max(self.size - off - 8, 0):,} remain in the file")
+        self.need(off + 8, n, what)
+        try:
+            return self.buf[off + 8:off + 8 + n].decode("utf-8"), off + 8 + n
+        except UnicodeDecodeError as e:
+            raise InputError(f"{self.path}: bad GGUF header: {what} at byte {off:,} is not UTF-8 "
+                             f"(byte {off + 8 + e.start:,})") from None
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:
-    """Index the header of one GGUF file; a malformed one is a one-line :class:`InputError`."""
-    p = Path(path)
+    """Index the header of one GGUF file; a malformed one is a one-line :class:`InputError`.
+
+    Never half a patch: the read waits out a writer's in-place patch and is repeated if the
+    file changed meanwhile (:func:`workbench.ggufio.lock.consistent`).
+    """
+    from workbench.ggufio.lock import consistent
+
+    return consistent(Path(path), _read_header)
+
+
+def _read_header(p: Path) -> Header:
     if not p.exists():
         raise InputError(f"{p}: no such file")
     if not p.is_file():
@@ -132,89 +236,144 @@ def read_header(path: str | os.PathLike[str]) -> Header:
             size = os.fstat(f.fileno()).st_size
             if size < 24:
                 raise InputError(f"{p}: {size} bytes, too short for a GGUF header")
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            return _parse(p, _Bytes(f, p, size), size)
     except OSError as e:
-        raise InputError(f"{p}: cannot read: {e.strerror}") from e
-    try:
-        return _parse(p, mm, size)
-    except (struct.error, IndexError, UnicodeDecodeError, OverflowError, ValueError) as e:
-        mm.close()
-        if isinstance(e, InputError):
-            raise
-        raise InputError(f"{p}: truncated or corrupt GGUF header ({type(e).__name__}: {e})") from e
-    except InputError:
-        mm.close()
-        raise
+        raise InputError(f"{p}: cannot read: {e.strerror or e}") from e
 
 
-def _parse(p: Path, mm: mmap.mmap, size: int) -> Header:
+def _parse(p: Path, b: _Bytes, size: int) -> Header:
     import gguf
 
-    if mm[:4] != b"GGUF":
-        raise InputError(f"{p}: not a GGUF file (magic {bytes(mm[:4])!r}, expected b'GGUF')")
-    version = _U32.unpack_from(mm, 4)[0]
+    vt, scalars = value_types()
+    string, array = int(vt.STRING), int(vt.ARRAY)
+    if bytes(b.buf[:4]) != b"GGUF":
+        raise InputError(f"{p}: not a GGUF file (magic {bytes(b.buf[:4])!r}, expected b'GGUF')")
+    version = b.u32(4, "version")
     if version not in (2, 3):
-        swapped = struct.unpack_from(">I", mm, 4)[0]
+        swapped = int.from_bytes(b.buf[4:8], "big")
         what = "a big-endian file" if swapped in (2, 3) else f"version {version}"
         raise InputError(f"{p}: unsupported GGUF ({what}); the workbench reads little-endian GGUF v2 and v3")
-    n_tensors, n_kv = struct.unpack_from("<QQ", mm, 8)
+    n_tensors, n_kv = b.u64(8, "tensor count"), b.u64(16, "key count")
+    # each key takes at least 13 bytes (name length, type, a 1-byte value), each tensor info 24
+    if n_kv * 13 + n_tensors * 24 > size - 24:
+        raise InputError(f"{p}: truncated GGUF header or corrupt counts: {n_kv:,} keys (byte 16) and {n_tensors:,} "
+                         f"tensors (byte 8) need at least {n_kv * 13 + n_tensors * 24:,} bytes, the file has "
+                         f"{size - 24:,} after the counts")
     off = 24
 
-    def string(o: int) -> tuple[str, int]:
-        n = _U64.unpack_from(mm, o)[0]
-        if o + 8 + n > size:
-            raise InputError(f"{p}: truncated GGUF header (a string runs past the end of the file)")
-        return mm[o + 8:o + 8 + n].decode("utf-8"), o + 8 + n
-
     fields: dict[str, Field] = {}
-    for _ in range(n_kv):
-        name, off = string(off)
-        vtype = _U32.unpack_from(mm, off)[0]
+    for k in range(n_kv):
+        at = off
+        name, off = b.text(off, f"key {k} name")
+        if name in fields:
+            raise InputError(f"{p}: bad GGUF header: duplicate key {name} at byte {at:,}")
+        vtype = b.u32(off, f"{name} value type")
         off += 4
-        if vtype == STRING:
-            value, end = string(off)
+        if vtype == string:
+            value, end = b.text(off, f"{name} value")
             fields[name] = Field(name, vtype, off, value=value)
             off = end
-        elif vtype == ARRAY:
-            sub, count = struct.unpack_from("<IQ", mm, off)
+        elif vtype == array:
+            sub, count = b.u32(off, f"{name} item type"), b.u64(off + 4, f"{name} count")
             off += 12
-            if sub == STRING:
+            if sub == string:
+                if count * 8 > size - off:
+                    raise _too_many(p, name, off - 8, count, 8, size - off)
                 offsets = np.empty(count, dtype=np.int64)
                 start = off
                 for i in range(count):
+                    if off + 8 > len(b.buf):
+                        b.need(off, 8, f"{name}[{i}] length")
                     offsets[i] = off
-                    off += 8 + _U64.unpack_from(mm, off)[0]
-                if off > size:
-                    raise InputError(f"{p}: truncated GGUF header (array {name} runs past the end of the file)")
+                    n = int.from_bytes(b.buf[off:off + 8], "little")
+                    if n > size - off - 8:
+                        raise InputError(f"{p}: truncated GGUF header or corrupt length: {name}[{i}] at byte {off:,} claims {n:,} bytes, "
+                                         f"{max(size - off - 8, 0):,} remain in the file")
+                    off += 8 + n
+                b.need(start, off - start, name)
                 fields[name] = Field(name, vtype, start, sub, count, item_offsets=offsets)
-            elif sub in SCALAR_FORMATS:
+            elif sub in scalars:
+                width = scalars[sub].itemsize
+                if count * width > size - off:
+                    raise _too_many(p, name, off - 8, count, width, size - off)
+                b.need(off, count * width, name)
                 fields[name] = Field(name, vtype, off, sub, count)
-                off += struct.calcsize(SCALAR_FORMATS[sub]) * count
+                off += width * count
+            elif sub == array:
+                raise InputError(f"{p}: key {name} (byte {at:,}) is an array of arrays, which the workbench does not read")
             else:
-                raise InputError(f"{p}: key {name} is an array of type {sub}, which the workbench does not read")
-        elif vtype in SCALAR_FORMATS:
-            fmt = "<" + SCALAR_FORMATS[vtype]
-            fields[name] = Field(name, vtype, off, value=struct.unpack_from(fmt, mm, off)[0])
-            off += struct.calcsize(fmt)
+                raise InputError(f"{p}: bad GGUF header: key {name} has unknown item type {sub} at byte {off - 12:,}")
+        elif vtype in scalars:
+            dtype = scalars[vtype]
+            b.need(off, dtype.itemsize, f"{name} value")
+            value = np.frombuffer(b.buf, dtype=dtype, count=1, offset=off)[0].item()
+            fields[name] = Field(name, vtype, off, value=value)
+            off += dtype.itemsize
         else:
-            raise InputError(f"{p}: key {name} has unknown value type {vtype}")
-        if off > size:
-            raise InputError(f"{p}: truncated GGUF header")
+            raise InputError(f"{p}: bad GGUF header: key {name} has unknown value type {vtype} at byte {off - 4:,}")
 
-    tensors = []
-    for _ in range(n_tensors):
-        name, off = string(off)
-        n_dims = _U32.unpack_from(mm, off)[0]
-        dims = struct.unpack_from(f"<{n_dims}Q", mm, off + 4)
-        qtype, rel = struct.unpack_from("<IQ", mm, off + 4 + 8 * n_dims)
-        off += 4 + 8 * n_dims + 12
-        tensors.append(Tensor(name, tuple(int(d) for d in dims), qtype, int(rel), _tensor_bytes(dims, qtype, name, p)))
-    align_field = fields.get("general.alignment")
-    alignment = int(align_field.value) if align_field is not None and align_field.type != ARRAY else gguf.GGUF_DEFAULT_ALIGNMENT
+    alignment = gguf.GGUF_DEFAULT_ALIGNMENT
+    align = fields.get("general.alignment")
+    if align is not None:
+        if align.type != int(vt.UINT32):
+            raise InputError(f"{p}: bad GGUF header: general.alignment is {align.type_name}, expected uint32")
+        alignment = align.value
+        if alignment <= 0 or alignment & (alignment - 1):
+            raise InputError(f"{p}: bad GGUF header: general.alignment is {alignment} (byte {align.offset:,}), "
+                             "not a power of two")
+
+    tensors: list[Tensor] = []
+    names: set[str] = set()
+    for k in range(n_tensors):
+        at = off
+        name, off = b.text(off, f"tensor {k} name")
+        if name in names:
+            raise InputError(f"{p}: bad GGUF header: duplicate tensor {name} at byte {at:,}")
+        names.add(name)
+        n_dims = b.u32(off, f"tensor {name} dims")
+        if n_dims > MAX_DIMS:
+            raise InputError(f"{p}: bad GGUF header: tensor {name} has {n_dims} dims at byte {off:,} "
+                             f"(at most {MAX_DIMS})")
+        b.need(off + 4, 8 * n_dims + 12, f"tensor {name} info")
+        dims = tuple(int.from_bytes(b.buf[off + 4 + 8 * d:off + 12 + 8 * d], "little") for d in range(n_dims))
+        n = 1
+        for d in dims:
+            n *= d
+        if any(d > _I64_MAX for d in dims) or n > _I64_MAX:
+            raise InputError(f"{p}: bad GGUF header: tensor {name} has dims {list(dims)} at byte {off + 4:,}, "
+                             "whose product does not fit in 64 bits")
+        end = off + 4 + 8 * n_dims
+        qtype, rel = b.u32(end, f"tensor {name} type"), b.u64(end + 4, f"tensor {name} offset")
+        n_bytes = _tensor_bytes(dims, qtype, name, p, end)
+        if rel % alignment:
+            raise InputError(f"{p}: bad GGUF header: tensor {name} has offset {rel:,} at byte {end + 4:,}, "
+                             f"not a multiple of the alignment {alignment}")
+        off = end + 12
+        tensors.append(Tensor(name, dims, qtype, rel, n_bytes))
     data_offset = off + (-off % alignment)
     for t in tensors:
-        end = data_offset + t.rel_offset + t.n_bytes
-        if end > size:
-            raise InputError(f"{p}: tensor {t.name} ends at byte {end:,}, beyond the file ({size:,} bytes): "
+        t_end = data_offset + t.rel_offset + t.n_bytes
+        if t_end > size:
+            raise InputError(f"{p}: tensor {t.name} ends at byte {t_end:,}, beyond the file ({size:,} bytes): "
                              "truncated tensor data")
-    return Header(p, version, fields, tensors, alignment, data_offset, size, mm)
+    return Header(p, version, fields, tensors, alignment, data_offset, size, bytes(b.buf[:off]))
+
+
+def _too_many(p: Path, name: str, at: int, count: int, width: int, left: int) -> InputError:
+    return InputError(f"{p}: truncated GGUF header or corrupt count: {name} count {count:,} at byte {at:,} needs at least "
+                      f"{count * width:,} bytes, {max(left, 0):,} remain in the file")
+
+
+def _tensor_bytes(shape: tuple[int, ...], qtype: int, name: str, path: Path, at: int) -> int:
+    import gguf
+
+    try:
+        block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(qtype)]
+    except (ValueError, KeyError):
+        raise InputError(f"{path}: tensor {name} has unknown type {qtype} (byte {at:,})") from None
+    n = 1
+    for d in shape:
+        n *= d
+    if shape and shape[0] % block:
+        raise InputError(f"{path}: tensor {name} has rows of {shape[0]}, not a multiple of its type's block {block}")
+    return n // block * size

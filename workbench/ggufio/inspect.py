@@ -22,7 +22,6 @@ from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.ggufio.header import Header, read_header
-from workbench.ggufio.journal import journal_path
 
 SPLIT_NAME = re.compile(r"^(?P<stem>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 ARRAY_PREVIEW = 8
@@ -217,7 +216,7 @@ def read_file(path: Path) -> FileInfo:
     keys = {}
     for name, f in h.fields.items():
         if f.count is not None:
-            head = [h.item(name, i) for i in range(min(ARRAY_PREVIEW, f.count))] if f.sub_type != 9 else []
+            head = [h.item(name, i) for i in range(min(ARRAY_PREVIEW, f.count))] 
             keys[name] = KeyInfo(name, f.type_name, head, f.count)
         else:
             keys[name] = KeyInfo(name, f.type_name, f.value)
@@ -234,13 +233,7 @@ def _ggml_name(code: int) -> str:
 
 def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
     """Headers of ``path`` and, when it is one file of a split set, of every other member."""
-    members = split_members(path)
-    for m in members:
-        journal = journal_path(m)
-        if journal.exists():
-            raise InputError(f"{m}: an interrupted patch left {journal.name}; run `kimi-wb gguf restore {m}` "
-                             "to roll it back")
-    files = [read_file(p) for p in members]
+    files = [read_file(p) for p in split_members(path)]  # each waits out a live patch, refuses an abandoned one
     count = files[0].keys.get("split.count")
     if count is not None and count.value != len(files):
         raise InputError(f"{files[0].path}: split.count is {count.value} but {len(files)} file(s) were found")

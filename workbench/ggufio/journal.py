@@ -17,12 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.errors import InputError
-
-JOURNAL_SUFFIX = ".wb-journal"
-
-
-def journal_path(path: Path) -> Path:
-    return path.with_name(path.name + JOURNAL_SUFFIX)
+from workbench.ggufio.lock import journal_path, writing
 
 
 def rewrite_temp(path: Path) -> Path:
@@ -84,8 +79,13 @@ def commit(path: Path) -> None:
 
 
 def recover(path: str | os.PathLike[str]) -> bool:
-    """Roll back an interrupted in-place patch from its journal; True when there was one."""
+    """Roll back an interrupted in-place patch from its journal; True when there was one (under the write lock)."""
     p = Path(path)
+    with writing([p]):
+        return _recover(p)
+
+
+def _recover(p: Path) -> bool:
     # a rewrite killed before its rename leaves only a temp file; after it, a link to the old file: both are litter
     rewrite_temp(p).unlink(missing_ok=True)
     old_link(p).unlink(missing_ok=True)

@@ -33,15 +33,17 @@ import hashlib
 import json
 import os
 import shutil
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from workbench.errors import InputError, WorkbenchError
-from workbench.ggufio.header import SCALAR_FORMATS, STRING, read_header
+from workbench.ggufio.header import read_header, value_types
 from workbench.ggufio.inspect import inspect, split_members
 from workbench.ggufio.journal import apply_edits, commit, fsync_dir, old_link, recover, rewrite_temp
+from workbench.ggufio.lock import writing
 
 BACKUP_SUFFIX = ".wb-backup"
 TEMPLATE_KEY = "tokenizer.chat_template"
@@ -168,6 +170,11 @@ def _check_fits(key: str, value, type_name: str) -> None:
         raise InputError(f"{key} is a string; {value!r} is not")
 
 
+def _pack(dtype, value) -> bytes:
+    """``value`` as one little-endian item of ``dtype``: ``(<u4, 7) -> b"\\x07\\0\\0\\0"``."""
+    return np.array([value], dtype=dtype).tobytes()
+
+
 def _value_type(gguf, name: str):
     return gguf.GGUFValueType[name.upper()]
 
@@ -243,13 +250,13 @@ def plan(path: str | os.PathLike[str], values: Mapping[str, object], *, remove: 
                     raise InputError(f"{key} is an array; pass a list")
                 if value == old:
                     changes.append(Change(key, f"{len(old)} items", f"{len(value)} items", type_name, "unchanged"))
-                elif f.sub_type != STRING and len(value) == len(old):
-                    fmt = "<" + SCALAR_FORMATS[f.sub_type]
+                elif f.sub_type in value_types()[1] and len(value) == len(old):
+                    dtype = value_types()[1][f.sub_type]
                     item_type = type_name[len("array["):-1]
                     for i, v in enumerate(value):
                         if v != old[i]:
                             _check_fits(f"{key}[{i}]", v, item_type)
-                            edits.append((f.offset + i * struct.calcsize(fmt), struct.pack(fmt, v)))
+                            edits.append((f.offset + i * dtype.itemsize, _pack(dtype, v)))
                     changes.append(Change(key, f"{len(old)} items", f"{sum(a != b for a, b in zip(old, value))} changed",
                                           type_name, "in-place"))
                 else:
@@ -265,7 +272,7 @@ def plan(path: str | os.PathLike[str], values: Mapping[str, object], *, remove: 
                 changes.append(Change(key, old, value, type_name, "unchanged"))
                 continue
             if type_name != "string":
-                edits.append((f.offset, struct.pack("<" + SCALAR_FORMATS[f.type], value)))
+                edits.append((f.offset, _pack(value_types()[1][f.type], value)))
                 changes.append(Change(key, old, value, type_name, "in-place"))
                 continue
             new_bytes = value.encode("utf-8")
@@ -446,12 +453,12 @@ def _check_values(path: Path, values: Mapping[str, object], remove: Sequence[str
 
 def _llama_check(first: Path, values: Mapping[str, object]) -> list[str]:
     """llama.cpp loads the file (vocab only) and sees the new EOS and template."""
-    from workbench.tokenizer.gguf_vocab import llama_vocab
+    from workbench.llamacpp import LlamaRefusal, vocab
 
     try:
-        llm = llama_vocab(first)
-    except InputError as e:
-        raise WorkbenchError(f"{first}: llama.cpp cannot load the patched file: {e.__cause__}") from e
+        llm = vocab(first)
+    except LlamaRefusal as e:
+        raise WorkbenchError(f"{first}: llama.cpp cannot load the patched file: {e.reason}") from e
     done = ["llama.cpp loads it (vocab_only)"]
     eos = values.get("tokenizer.ggml.eos_token_id")
     if eos is not None:
@@ -467,11 +474,11 @@ def _llama_check(first: Path, values: Mapping[str, object]) -> list[str]:
         done.append(f"llama.cpp keeps {len(user)} USER_DEFINED token(s) in plain text")
     template = values.get(TEMPLATE_KEY)
     if template is not None:
-        seen = llm.metadata.get(TEMPLATE_KEY, "")
+        seen = llm.meta(TEMPLATE_KEY) or ""
         if not seen.startswith(template):
             raise WorkbenchError(f"{first}: llama.cpp reads a different chat template")
         done.append("llama.cpp reads the new template")
-    del llm
+    llm.close()
     return done
 
 
@@ -484,9 +491,24 @@ def patch(
     backup: bool = False,
     progress: bool = True,
     llama_check: bool = True,
+    wait: float | None = None,
 ) -> list[Result]:
-    """Set ``values`` (key -> new value; types kept) and remove keys in the file(s) of ``path``."""
+    """Set ``values`` (key -> new value; types kept) and remove keys in the file(s) of ``path``.
+
+    The whole run holds the write lock on every file of the set (:mod:`workbench.ggufio.lock`):
+    another writer is refused at once, or waited for up to ``wait`` seconds.
+    """
     members = split_members(path)
+    if dry_run:
+        return _patch(members, values, remove, dry_run=True, backup=backup, progress=progress,
+                      llama_check=llama_check)
+    with writing(members, wait=wait):
+        return _patch(members, values, remove, dry_run=False, backup=backup, progress=progress,
+                      llama_check=llama_check)
+
+
+def _patch(members: list[Path], values, remove, *, dry_run, backup, progress, llama_check) -> list[Result]:
+    path = members[0]
     recovered = any([recover(m) for m in members]) if not dry_run else False
     plans = plan(path, values, remove=remove)
     results = []
@@ -571,11 +593,17 @@ def _tensor_layout(path: Path) -> list[tuple[str, int, int]]:
 # ---------------------------------------------------------------------------- restore
 
 
-def restore(path: str | os.PathLike[str], *, progress: bool = True) -> list[Path]:
+def restore(path: str | os.PathLike[str], *, progress: bool = True, wait: float | None = None) -> list[Path]:
     """Roll back an interrupted patch, and put back the header saved by ``backup=True``, in every file
-    of the set; returns the files changed."""
+    of the set; returns the files changed. Holds the write lock on the set, like :func:`patch`."""
+    members = split_members(path)
+    with writing(members, wait=wait):
+        return _restore(path, members, progress)
+
+
+def _restore(path, members: list[Path], progress: bool) -> list[Path]:
     done = []
-    for member in split_members(path):
+    for member in members:
         if recover(member):
             done.append(member)
         saved = backup_path(member)

@@ -192,8 +192,12 @@ def default_vocab() -> TokenizerAssets:
 
 def make_tiny_model(out: str | os.PathLike[str], *, layers: int = 3, experts: int = 8, experts_used: int = 2,
                     width: int = 64, seed: int = 0, split: int | None = None, old: bool = False,
-                    vocab: TokenizerAssets | str | os.PathLike[str] | None = None) -> list[Path]:
-    """Write a tiny Kimi K2-architecture model (one file, or ``split`` files); returns the files, split 1 first."""
+                    vocab: TokenizerAssets | str | os.PathLike[str] | None = None,
+                    chat_template: str | None = None) -> list[Path]:
+    """Write a tiny Kimi K2-architecture model (one file, or ``split`` files); returns the files, split 1 first.
+
+    ``chat_template`` replaces the bundled template the model carries otherwise.
+    """
     from workbench.chat.bundled import bundled_template
 
     target = check_target(out)
@@ -215,5 +219,6 @@ def make_tiny_model(out: str | os.PathLike[str], *, layers: int = 3, experts: in
         qtype = gguf.GGMLQuantizationType.F32 if data.dtype == np.float32 else gguf.GGMLQuantizationType.F16
         planned.append((spec, qtype, data.nbytes, data))
     return write_shaped(target, shape, planned, assets=assets, eos=EOS_OLD if old else EOS,
-                        chat_template=bundled_template("kimi-k2-old" if old else "kimi-k2"),
+                        chat_template=chat_template if chat_template is not None else
+                        bundled_template("kimi-k2-old" if old else "kimi-k2"),
                         file_type=gguf.LlamaFileType.MOSTLY_F16, split=split, control_all=old)

@@ -38,8 +38,7 @@ import base64
 import os
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from importlib import metadata
 from itertools import count
 
@@ -192,34 +191,6 @@ class ProbeEngine(Engine):
         return os.path.join(self._tmp.name, f"probe-{next(self._files)}{suffix}")
 
 
-_LLAMA_SILENT = None  # the no-op log callback (kept alive while llama.cpp may call it)
-
-
-@contextmanager
-def _quiet_llama() -> Iterator[None]:
-    """No llama.cpp logging for the block; then llama-cpp-python's own logger again.
-
-    A vocabulary load logs hundreds of lines, and llama-cpp-python's callback raises on log
-    text that is not UTF-8 (token pieces can be partial characters).
-    """
-    import ctypes
-
-    import llama_cpp
-    from llama_cpp import _logger
-    from llama_cpp._utils import suppress_stdout_stderr
-
-    global _LLAMA_SILENT
-    if _LLAMA_SILENT is None:
-        _LLAMA_SILENT = llama_cpp.llama_log_callback(lambda level, text, data: None)
-        with suppress_stdout_stderr(disable=False):
-            llama_cpp.llama_backend_init()  # what llama_cpp.Llama does once per process
-    llama_cpp.llama_log_set(_LLAMA_SILENT, ctypes.c_void_p(0))
-    try:
-        yield
-    finally:
-        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
-
-
 class LlamaCppEngine(ProbeEngine):
     name = "llama.cpp"
     description = ("llama.cpp (llama-cpp-python 0.3.36), vocab-only GGUF with its own pre-tokenizer (kimi-k2: a "
@@ -228,35 +199,22 @@ class LlamaCppEngine(ProbeEngine):
     needs_merges = True
 
     def encode(self, probe: Probe, scheme: Scheme, native: str, texts: Sequence[str]) -> list[list[int]]:
-        import llama_cpp
-
+        from workbench.llamacpp import LlamaRefusal, probe_vocab
         from workbench.tokenizer.gguf_vocab import write_bpe_gguf
 
         path = self.temp_path(".gguf")
-        try:  # a scratch file read once, right away: no atomic rename
+        try:  # a scratch file we wrote, read once, right away: no atomic rename, no isolation
             write_bpe_gguf(path, probe.tokens, probe.merges(), pre=native, control=["<|probe|>"], atomic=False)
-            params = llama_cpp.llama_model_default_params()
-            params.vocab_only = True
-            with _quiet_llama():
-                model = llama_cpp.llama_model_load_from_file(path.encode(), params)
+            vocab = probe_vocab(path)
+        except LlamaRefusal:
+            raise InputError(f"llama.cpp could not load a probe vocabulary with pre-tokenizer {native!r}") from None
         finally:
             if os.path.exists(path):
                 os.remove(path)
-        if not model:
-            raise InputError(f"llama.cpp could not load a probe vocabulary with pre-tokenizer {native!r}")
         try:
-            vocab = llama_cpp.llama_model_get_vocab(model)
-            out = []
-            for text in texts:
-                data = text.encode("utf-8")
-                buf = (llama_cpp.llama_token * (len(data) + 1))()
-                n = llama_cpp.llama_tokenize(vocab, data, len(data), buf, len(buf), False, False)
-                if n < 0:
-                    raise InputError(f"llama.cpp returned more tokens than bytes for {text[:40]!r}")
-                out.append(buf[:n])
-            return out
+            return [vocab.tokenize(text.encode("utf-8"), special=False) for text in texts]
         finally:
-            llama_cpp.llama_model_free(model)
+            vocab.close()
 
     @property
     def version(self) -> str:

@@ -9,8 +9,10 @@ Checks, in order (each a :class:`Check` with a one-line message):
   — a dead Jupyter kernel — so this is checked from the header first, and the next check is
   skipped when it fails;
 - ``llama.cpp``: llama.cpp itself reads the metadata of split 1 (``vocab_only``: no tensor data),
-  so an architecture or a pre-tokenizer it does not know (``tokenizer.ggml.pre``) comes back as
-  its own words ("unknown model architecture: 'x'", "unknown pre-tokenizer type: 'y'").
+  in an isolated worker (:func:`workbench.llamacpp.check`), so an architecture or a
+  pre-tokenizer it does not know (``tokenizer.ggml.pre``) comes back as its own words
+  ("unknown model architecture: 'x'", "unknown pre-tokenizer type: 'y'"), and a header it
+  aborts on as its ``GGML_ASSERT`` line, with the caller alive.
 
     >>> report = check_compat("Kimi-K2-Instruct-UD-Q2_K_XL-00001-of-00008.gguf")   # doctest: +SKIP
     >>> report.ok, [str(c) for c in report.checks]                                    # doctest: +SKIP
@@ -74,6 +76,12 @@ def check_compat(path: str | os.PathLike[str] | GGUFInfo) -> CompatReport:
     arch = info.value("general.architecture")
     experts = info.value(f"{arch}.expert_count")
     used = info.value(f"{arch}.expert_used_count")
+    odd = [k for k, v in (("expert_count", experts), ("expert_used_count", used))
+           if v is not None and (isinstance(v, bool) or not isinstance(v, int))]
+    if odd:
+        report.checks.append(Check("experts", False, f"{arch}.{odd[0]} is {experts if odd[0] == 'expert_count' else used!r}, "
+                                   "not an integer"))
+        return report
     if experts is None:
         report.checks.append(Check("experts", True, "not a mixture of experts"))
     elif experts > LLAMA_MAX_EXPERTS:
@@ -94,15 +102,12 @@ def check_compat(path: str | os.PathLike[str] | GGUFInfo) -> CompatReport:
 
 
 def _llama_cpp_refusal(path: Path) -> str | None:
-    """Why llama.cpp refuses to read ``path``'s metadata (``vocab_only``), in its own words; None if it reads it."""
-    import llama_cpp
+    """Why llama.cpp refuses to read ``path``'s metadata (``vocab_only``, in an isolated worker), in its own
+    words; None if it reads it."""
+    from workbench.llamacpp import LlamaRefusal, check
 
-    from workbench.run.loader import LOAD_LOCK, captured_log
-
-    with LOAD_LOCK, captured_log() as log:
-        try:
-            llama_cpp.Llama(str(path), vocab_only=True, verbose=False).close()
-        except ValueError as e:
-            said = [line.split("error loading model: ", 1)[1].strip() for line in log if "error loading model: " in line]
-            return said[-1] if said else str(e)
+    try:
+        check(path)
+    except LlamaRefusal as e:
+        return e.reason
     return None

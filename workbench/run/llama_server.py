@@ -54,6 +54,15 @@ class ServerError(WorkbenchError):
     """The server would not build, start or answer."""
 
 
+class ServerTimeout(ServerError):
+    """The server did not answer (or become ready) in time."""
+
+
+#: exec ``argv[2:]`` with its address space capped at ``argv[1]`` bytes
+_CAPPED = ("import os, resource, sys; n = int(sys.argv[1]); resource.setrlimit(resource.RLIMIT_AS, (n, n)); "
+           "os.execv(sys.argv[2], sys.argv[2:])")
+
+
 def version() -> str:
     """The installed llama-cpp-python version: the sources the server is built from."""
     return metadata.version(PACKAGE)
@@ -152,13 +161,16 @@ class LlamaServer:
     """A ``llama-server`` process on ``127.0.0.1``: started, waited for, always stopped.
 
     ``args`` are the server's own flags (``-m MODEL``, ``--jinja``, …); ``--host`` and
-    ``--port`` are added. ``binary`` defaults to :func:`require`.
+    ``--port`` are added. ``binary`` defaults to :func:`require`. ``memory`` caps the
+    process's address space in bytes (``RLIMIT_AS``, set before it runs a single line), so
+    a runaway allocation fails inside the server instead of taking the machine's memory.
     """
 
     def __init__(self, args: Sequence[str], *, binary: str | os.PathLike[str] | None = None,
-                 ready_timeout: float = 120.0) -> None:
+                 ready_timeout: float = 120.0, memory: int | None = None) -> None:
         self.binary = Path(binary) if binary is not None else require()
         self.args = list(args)
+        self.memory = memory
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ready_timeout = ready_timeout
@@ -167,7 +179,11 @@ class LlamaServer:
 
     @property
     def argv(self) -> list[str]:
-        return [str(self.binary), *self.args, "--host", "127.0.0.1", "--port", str(self.port)]
+        argv = [str(self.binary), *self.args, "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.memory is None:
+            return argv
+        # a trampoline rather than preexec_fn, which is unsafe in a process with threads (a Jupyter kernel)
+        return [sys.executable, "-I", "-c", _CAPPED, str(self.memory), *argv]
 
     def log_tail(self, lines: int = 12) -> str:
         self._log.flush()
@@ -192,11 +208,12 @@ class LlamaServer:
             if time.monotonic() > deadline:
                 tail = self.log_tail()
                 self.stop()
-                raise ServerError(f"llama-server not ready after {self.ready_timeout:.0f} s:\n{tail}")
+                raise ServerTimeout(f"llama-server not ready after {self.ready_timeout:.0f} s:\n{tail}")
             time.sleep(0.1)
 
     def post(self, path: str, body: dict, *, timeout: float = 60.0) -> dict:
-        """POST JSON, return JSON; a server-side error is a :class:`ServerError` with its message."""
+        """POST JSON, return JSON; a server-side error is a :class:`ServerError` with its message,
+        no answer within ``timeout`` seconds a :class:`ServerTimeout`."""
         req = urllib.request.Request(f"{self.url}{path}", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
         try:
@@ -208,7 +225,14 @@ class LlamaServer:
                 detail = json.loads(detail)["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 pass
-            raise ServerError(f"llama-server {path}: HTTP {e.code}: {detail}") from None
+            raise ServerError(f"llama-server {path}: HTTP {e.code}: {' '.join(str(detail).split())}") from None
+        except (TimeoutError, urllib.error.URLError, OSError, ValueError) as e:
+            reason = getattr(e, "reason", e)
+            if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+                raise ServerTimeout(f"llama-server {path}: no answer within {timeout:g} s") from None
+            gone = self.proc is not None and self.proc.poll() is not None
+            raise ServerError(f"llama-server {path}: " + (f"the server exited ({self.proc.returncode})" if gone
+                                                          else f"no valid answer: {reason}")) from None
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

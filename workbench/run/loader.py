@@ -19,16 +19,14 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.errors import InputError, WorkbenchError
+from workbench.errors import InputError
 from workbench.run.offload import Offload
 
-LOAD_LOCK = threading.Lock()
 _OVERRIDDEN = re.compile(r"tensor (\S+) \(.*\) buffer type overridden to (\S+)")
 _BUFFER = re.compile(r"(\S+) model buffer size =\s+([\d.]+) MiB")
 
@@ -60,25 +58,6 @@ def buffer_types() -> dict[str, int]:
         if buft:
             out[lib.ggml_backend_buft_name(buft).decode()] = buft
     return out
-
-
-@contextmanager
-def captured_log() -> Iterator[list[str]]:
-    """Collect llama.cpp's log lines (every level) instead of printing them."""
-    import llama_cpp
-    import llama_cpp._logger as logger
-
-    lines: list[str] = []
-
-    @llama_cpp.llama_log_callback
-    def collect(level, text, _user):
-        lines.append(text.decode("utf-8", errors="replace"))
-
-    llama_cpp.llama_log_set(collect, ctypes.c_void_p(0))
-    try:
-        yield lines
-    finally:
-        llama_cpp.llama_log_set(logger.llama_log_callback, ctypes.c_void_p(0))
 
 
 @contextmanager
@@ -131,9 +110,13 @@ class LoadedModel:
 
 def load_model(path: str | os.PathLike[str], offload: Offload, *, n_ctx: int = 4096, n_threads: int | None = None,
                n_batch: int = 512, seed: int = 0, **llama_kwargs) -> LoadedModel:
-    """Load ``path`` (a GGUF, or split 1 of a set) with ``offload``; a bad path or buffer is an :class:`InputError`."""
-    import llama_cpp
+    """Load ``path`` (a GGUF, or split 1 of a set) with ``offload``; a bad path or buffer is an :class:`InputError`.
 
+    Before the load, the header checks of :func:`~workbench.run.compat.check_compat` run, and
+    llama.cpp reads the metadata in an isolated worker (:func:`workbench.llamacpp.check`): a
+    file it would abort on is a one-line error, not a dead process.
+    """
+    from workbench import llamacpp
     from workbench.ggufio.inspect import split_members
     from workbench.run.compat import check_compat
 
@@ -154,11 +137,7 @@ def load_model(path: str | os.PathLike[str], offload: Offload, *, n_ctx: int = 4
         array = (_Override * (len(patterns) + 1))(
             *[_Override(pat, available[o.buffer]) for pat, o in zip(patterns, offload.overrides)], _Override(None, None))
         keep = [array, patterns]
-    with LOAD_LOCK, captured_log() as log, _overrides_injected(array):
-        try:
-            llm = llama_cpp.Llama(str(first), n_gpu_layers=offload.n_gpu_layers, n_ctx=n_ctx, n_threads=n_threads,
-                                  n_batch=n_batch, seed=seed, verbose=False, **llama_kwargs)
-        except ValueError as e:
-            tail = "".join(log).strip().splitlines()[-3:]
-            raise WorkbenchError(f"{first}: llama.cpp could not load the model ({e}): {' | '.join(tail)}") from e
-    return LoadedModel(llm, first, offload, list(log), tuple(keep))
+    with llamacpp.LOCK, _overrides_injected(array):
+        llm = llamacpp.load_model(first, n_gpu_layers=offload.n_gpu_layers, n_ctx=n_ctx, n_threads=n_threads,
+                                  n_batch=n_batch, seed=seed, **llama_kwargs)
+    return LoadedModel(llm, first, offload, llm.load_log, tuple(keep))

@@ -30,7 +30,7 @@ from functools import cached_property
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.files import read_json
+from workbench.files import read_json, read_text
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer.special import N_SPECIAL, SpecialToken, reserved_name
 
@@ -52,15 +52,24 @@ class TokenizerAssets:
     #: GGUF only: the scalar ``tokenizer.ggml.*`` / ``general.*`` keys and the per-id token types
     metadata: dict = field(default_factory=dict, repr=False)
     token_types: list[int] | None = field(default=None, repr=False)
+    #: config-only assets (no ``tiktoken.model``): the rank count the config's special ids imply
+    declared_ranks: int | None = field(default=None, repr=False)
+
+    @property
+    def has_ranks(self) -> bool:
+        """False for config-only assets, which can be checked but not encoded with."""
+        return bool(self.ranks) or self.declared_ranks is None
 
     @property
     def impls(self) -> tuple[str, ...]:
         """The implementations that can encode these assets."""
+        if not self.has_ranks:
+            return ()
         return IMPLS if self.source == "gguf" else IMPLS[:2]
 
     @property
     def n_ranks(self) -> int:
-        return len(self.ranks)
+        return len(self.ranks) if self.has_ranks else self.declared_ranks
 
     @property
     def vocab_size(self) -> int:
@@ -118,9 +127,9 @@ class TokenizerAssets:
         """llama.cpp's own vocabulary, loaded ``vocab_only`` from the GGUF (GGUF assets only)."""
         if self.source != "gguf":
             raise InputError(f"{self.path}: llama.cpp reads GGUF files; these assets come from a {self.source}")
-        from workbench.tokenizer.gguf_vocab import llama_vocab
+        from workbench.llamacpp import vocab
 
-        return llama_vocab(self.path)
+        return vocab(self.path)  # read first in an isolated worker: an abort there is a one-line error
 
     def special_rows(self, *, reserved: bool = False) -> list[dict]:
         """The special-token table: id, content, special flag, GGUF token type (GGUF only) and roles."""
@@ -144,10 +153,12 @@ class TokenizerAssets:
         llama.cpp adds ``[EOS]``, ``[EOT]`` and ``<|im_end|>`` to that set by name, whatever the
         file's ``eos_token_id`` says; runtimes that read the id alone do not.
         """
-        import llama_cpp
+        from workbench.llamacpp import check
 
-        vocab = self.llama._model.vocab
-        return [t.content for t in self.specials.values() if llama_cpp.llama_vocab_is_eog(vocab, t.id)]
+        if self.source != "gguf":
+            raise InputError(f"{self.path}: llama.cpp reads GGUF files; these assets come from a {self.source}")
+        eog = set(check(self.path).eog)
+        return [t.content for t in self.specials.values() if t.id in eog]
 
     def _check_impl(self, impl: str) -> None:
         if impl == "llama.cpp" and self.source != "gguf":
@@ -163,7 +174,7 @@ class TokenizerAssets:
             return self.tiktoken.encode(text, allowed_special="all")
         if impl == "hf":
             return self.hf.encode(text, add_special_tokens=False).ids
-        return self.llama.tokenize(text.encode(), add_bos=False, special=True)
+        return self.llama.tokenize(text.encode(), special=True)
 
     def decode(self, ids: list[int], *, impl: str = "tiktoken", special: bool = True) -> str:
         """Text of ``ids``; ``special=False`` drops what the implementation treats as control tokens."""
@@ -177,22 +188,36 @@ class TokenizerAssets:
         return self.llama.detokenize(ids, special=special).decode("utf-8", errors="replace")
 
 
-def specials_from_config(config: dict, n_ranks: int) -> dict[int, SpecialToken]:
-    """Named tokens from ``added_tokens_decoder``; every other of the 256 slots reserved."""
+def named_from_config(config: dict) -> dict[int, SpecialToken]:
+    """The tokens ``added_tokens_decoder`` names, by id; a malformed entry is a one-line :class:`InputError`."""
+    decoder = config.get("added_tokens_decoder") or {}
+    if not isinstance(decoder, dict):
+        raise InputError(f"tokenizer_config.json: added_tokens_decoder is a {type(decoder).__name__}, expected an object")
     named = {}
-    for key, entry in (config.get("added_tokens_decoder") or {}).items():
+    for key, entry in decoder.items():
         try:
             tid = int(key)
             named[tid] = SpecialToken(tid, str(entry["content"]), bool(entry.get("special", True)))
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise InputError(f"tokenizer_config.json: bad added_tokens_decoder entry {key!r}: {e}") from e
+    return named
+
+
+def specials_from_config(config: dict, n_ranks: int) -> dict[int, SpecialToken]:
+    """Named tokens from ``added_tokens_decoder``; every other of the 256 slots reserved."""
+    named = named_from_config(config)
     out = {tid: named.get(tid, SpecialToken(tid, reserved_name(tid), True)) for tid in range(n_ranks, n_ranks + N_SPECIAL)}
     out.update(named)  # ids outside the 256 slots are kept, for the checks to report
     return dict(sorted(out.items()))
 
 
-def load(path: str | os.PathLike[str]) -> TokenizerAssets:
-    """Tokenizer assets from an HF snapshot folder (or its ``tokenizer_config.json``) or a GGUF file."""
+def load(path: str | os.PathLike[str], *, require_ranks: bool = True) -> TokenizerAssets:
+    """Tokenizer assets from an HF snapshot folder (or its ``tokenizer_config.json``) or a GGUF file.
+
+    ``require_ranks=False`` accepts a folder without ``tiktoken.model`` (a user who fetched only
+    the small config files): the assets then carry the config, its special tokens and the
+    template, and ``has_ranks`` is False (see :func:`load_config`).
+    """
     p = Path(path)
     if p.suffix == ".gguf":
         from workbench.tokenizer.gguf_vocab import read_vocab_gguf
@@ -204,9 +229,11 @@ def load(path: str | os.PathLike[str]) -> TokenizerAssets:
     if not folder.is_dir():
         raise InputError(f"{folder}: expected a tokenizer folder (tiktoken.model + tokenizer_config.json)")
     model = folder / "tiktoken.model"
-    if not model.is_file():
-        raise InputError(f"{folder}: missing tiktoken.model (the BPE ranks)")
     config_path = folder / "tokenizer_config.json"
+    if not model.is_file():
+        if not require_ranks and config_path.is_file():
+            return load_config(folder)
+        raise InputError(f"{folder}: missing tiktoken.model (the BPE ranks)")
     if not config_path.is_file():
         raise InputError(f"{folder}: missing tokenizer_config.json")
     from tiktoken.load import load_tiktoken_bpe
@@ -215,9 +242,39 @@ def load(path: str | os.PathLike[str]) -> TokenizerAssets:
         ranks = load_tiktoken_bpe(str(model))
     except Exception as e:  # tiktoken raises bare ValueError/binascii errors on bad lines
         raise InputError(f"{model}: not a tiktoken rank file: {e}") from e
+    config, template = _config_and_template(folder)
+    return TokenizerAssets(folder, ranks, specials_from_config(config, len(ranks)), config, template)
+
+
+def _config_and_template(folder: Path) -> tuple[dict, str | None]:
+    """``tokenizer_config.json`` (an object) and the template (``chat_template.jinja`` first, then the config's)."""
+    config_path = folder / "tokenizer_config.json"
     config = read_json(config_path, "tokenizer config")
     if not isinstance(config, dict):
         raise InputError(f"{config_path}: expected a JSON object, found {type(config).__name__}")
     template_file = folder / "chat_template.jinja"
-    template = template_file.read_text(encoding="utf-8") if template_file.is_file() else config.get("chat_template")
-    return TokenizerAssets(folder, ranks, specials_from_config(config, len(ranks)), config, template)
+    if template_file.is_file():
+        return config, read_text(template_file, "template")
+    template = config.get("chat_template")
+    if template is not None and not isinstance(template, str):
+        raise InputError(f"{config_path}: chat_template is a {type(template).__name__}, expected a string")
+    return config, template
+
+
+def load_config(folder: str | os.PathLike[str]) -> TokenizerAssets:
+    """Config-only assets: ``tokenizer_config.json`` (and ``chat_template.jinja``) without the ranks.
+
+    The rank count is what the special ids imply: the Kimi layout puts ``[BOS]`` first, right
+    after the ranks (else the lowest special id counts). Enough for the EOS, layout, flags and
+    template checks; nothing can be encoded.
+    """
+    from workbench.tokenizer.special import BOS
+
+    folder = Path(folder)
+    config, template = _config_and_template(folder)
+    named = named_from_config(config)
+    if not named:
+        raise InputError(f"{folder / 'tokenizer_config.json'}: no added_tokens_decoder, and no tiktoken.model: "
+                         "nothing to check the special tokens against")
+    n = next((i for i, t in named.items() if t.content == BOS), min(named))
+    return TokenizerAssets(folder, {}, specials_from_config(config, n), config, template, declared_ranks=n)

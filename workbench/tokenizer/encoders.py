@@ -154,14 +154,15 @@ def open_encoders(assets: TokenizerAssets, names: Sequence[str], *, special: boo
 
 
 def _llama_encoder(assets: TokenizerAssets, special: bool, stack: ExitStack) -> tuple[LlamaEncoder, str]:
-    from workbench.tokenizer.gguf_vocab import llama_vocab, write_vocab_gguf
+    from workbench.llamacpp import vocab
+    from workbench.tokenizer.gguf_vocab import write_vocab_gguf
 
     if assets.source == "gguf":
         llama, pre = assets.llama, assets.metadata.get("tokenizer.ggml.pre", "kimi-k2")
         what = f"llama.cpp (vocab_only) on {assets.path.name} itself, pre = {pre}"
     else:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kimi-wb-parity-")))
-        llama, pre = llama_vocab(write_vocab_gguf(assets, folder / "vocab.gguf")), "kimi-k2"
+        llama, pre = vocab(write_vocab_gguf(assets, folder / "vocab.gguf")), "kimi-k2"
         stack.callback(llama.close)
         what = ("llama.cpp (vocab_only) on a vocab-only GGUF written from the folder by write_vocab_gguf "
                 "(pre = kimi-k2, one merge per rank)")

@@ -229,18 +229,6 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
     return out
 
 
-def llama_vocab(path: str | os.PathLike[str]):
-    """llama.cpp's own reading of a GGUF's vocabulary: a ``llama_cpp.Llama`` loaded ``vocab_only``."""
-    import llama_cpp
-    from llama_cpp._utils import suppress_stdout_stderr
-
-    try:
-        with suppress_stdout_stderr(disable=False):  # verbose=False still lets the context's warnings through
-            return llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
-    except (ValueError, RuntimeError) as e:
-        raise InputError(f"{path}: llama.cpp cannot load this vocabulary: {e}") from e
-
-
 def first_split(path: Path) -> Path | None:
     """``X-00003-of-00005.gguf -> X-00001-of-00005.gguf``; None for a file not named like a split."""
     m = _SPLIT_NAME.search(path.name)
@@ -258,16 +246,22 @@ def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
     try:
         metadata = {name: f.value for name, f in header.fields.items() if f.count is None}
         if "tokenizer.ggml.tokens" not in header.fields:
-            if metadata.get("split.no"):
+            no = metadata.get("split.no")
+            if isinstance(no, int) and no:
                 first = first_split(p)
-                raise InputError(f"{p}: split {metadata['split.no'] + 1} of {metadata.get('split.count', '?')} holds "
+                raise InputError(f"{p}: split {no + 1} of {metadata.get('split.count', '?')} holds "
                                  f"no tokenizer metadata; pass split 1{f' ({first.name})' if first else ''}")
             raise InputError(f"{p}: no tokenizer metadata (tokenizer.ggml.tokens is missing)")
         model = metadata.get("tokenizer.ggml.model")
         if model != "gpt2":
             raise InputError(f"{p}: tokenizer.ggml.model is {model!r}; Kimi vocabularies are byte-level BPE ('gpt2')")
-        tokens = header.array("tokenizer.ggml.tokens")
-        types = header.array("tokenizer.ggml.token_type") if "tokenizer.ggml.token_type" in header.fields else \
+        for key in ("tokenizer.ggml.pre", "tokenizer.chat_template"):
+            if key in header.fields and header.fields[key].type_name != "string":
+                raise InputError(f"{p}: {key} is {header.fields[key].type_name}, expected a string")
+        for key in ROLE_KEYS.values():
+            header.int_value(key)  # an id of another type is a one-line error here, not a surprise later
+        tokens = header.strings("tokenizer.ggml.tokens")
+        types = header.ints("tokenizer.ggml.token_type") if "tokenizer.ggml.token_type" in header.fields else \
             [int(gguf.TokenType.NORMAL)] * len(tokens)
     finally:
         header.close()
@@ -288,6 +282,8 @@ def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
         if token in ranks:
             raise InputError(f"{p}: tokens {ranks[token]} and {i} are the same bytes {token!r}")
         ranks[token] = i
+    if not ranks:
+        raise InputError(f"{p}: no NORMAL tokens in tokenizer.ggml.token_type; not a BPE vocabulary")
     if sorted(ranks.values()) != list(range(len(ranks))):
         raise InputError(f"{p}: NORMAL tokens are not the first {len(ranks)} ids; not a tiktoken-derived vocabulary")
 

@@ -3,6 +3,8 @@
 ``path`` may be an HF snapshot folder, its ``tokenizer_config.json``, a GGUF file (the
 first of a split set; only its metadata is read, and llama.cpp loads it ``vocab_only``) or
 a ``.jinja`` template. A bare template is checked against the Kimi special-token layout.
+A folder (or ``tokenizer_config.json``) without ``tiktoken.model`` is checked from its config
+alone: every check that needs no ranks runs, the rank-dependent ones are reported skipped.
 
     >>> report = check("tokenizer_config.json")         # doctest: +SKIP
     >>> report.ok, [f.check for f in report.findings if f.severity == "error"]    # doctest: +SKIP
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from workbench.chat.render import read_template
 from workbench.errors import InputError
 from workbench.tokenizer.assets import load
 from workbench.tokenizer.special import EOS, NAMED
@@ -30,14 +33,10 @@ def check(path: str | os.PathLike[str]) -> Report:
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
     if p.suffix == ".jinja":
-        try:
-            template = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"cannot read {p}: {e}") from e
         report = Report(str(p), "template")
-        check_template(template, report, vocabulary=[c for c, _ in NAMED.values()])
+        check_template(read_template(p), report, vocabulary=[c for c, _ in NAMED.values()])
         return report
-    assets = load(p)
+    assets = load(p, require_ranks=False)
     report = Report(str(assets.path), assets.source)
     if assets.source == "gguf":
         im_end = assets.special_id(EOS)
@@ -47,10 +46,15 @@ def check(path: str | os.PathLike[str]) -> Report:
     else:
         check_eos(assets.eos, report, fix=f'set "eos_token": "{EOS}" in tokenizer_config.json')
         check_layout(assets, report)
-    check_ids(assets, report)
+    if assets.has_ranks:
+        check_ids(assets, report)
+    else:
+        report.add("special-token-ids", "info", f"skipped: {assets.path} has no tiktoken.model (the BPE ranks), so "
+                   "token ids cannot be encoded or decoded; the EOS, the special-token layout and flags and the "
+                   "template were checked from tokenizer_config.json alone")
     if assets.chat_template:
         check_template(assets.chat_template, report, vocabulary=[t.content for t in assets.specials.values()],
-                       tokenizer=assets)
+                       tokenizer=assets if assets.has_ranks else None)
     else:
         where = "tokenizer.chat_template" if assets.source == "gguf" else "tokenizer_config.json or chat_template.jinja"
         report.add("template-renders", "warning", f"no chat template ({where})")
