@@ -49,3 +49,21 @@ def llama_server_binary() -> Path:
     if found is None:
         pytest.fail("no llama-server binary; `make test` builds one (kimi-wb build-llama-server)")
     return found
+
+
+@pytest.fixture
+def aborting_model(tiny_model, tmp_path) -> Path:
+    """The tiny model with one token spelled like another: llama.cpp's vocabulary loader aborts on it
+    (``GGML_ASSERT(id_to_token.size() == token_to_id.size())``, src/llama-vocab.cpp) instead of reporting."""
+    from workbench.ggufio.header import read_header
+
+    path = tmp_path / "Kimi-K2-Duplicate-Token.gguf"
+    data = bytearray(tiny_model.read_bytes())
+    h = read_header(tiny_model)
+    tokens = h.strings("tokenizer.ggml.tokens")
+    field = h.fields["tokenizer.ggml.tokens"]
+    a = next(i for i in range(300, len(tokens)) if len(tokens[i].encode()) == len(tokens[i + 1].encode()))
+    start = int(field.item_offsets[a + 1]) + 8
+    data[start:start + len(tokens[a].encode())] = tokens[a].encode()  # token a+1 now reads as token a
+    path.write_bytes(bytes(data))
+    return path

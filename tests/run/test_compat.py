@@ -75,3 +75,23 @@ def test_plan_cli_reports_it(tmp_path, capsys):
     assert doc["compat"]["ok"] is False and doc["verdict"] == "fits"
     assert main(["plan", str(path), "--ram", "8GiB"]) == 0
     assert "would NOT load it" in capsys.readouterr().out
+
+
+def test_a_header_llama_cpp_aborts_on_is_a_finding_not_a_dead_process(aborting_model):
+    """llama.cpp GGML_ASSERTs on a duplicated token; its read runs in a worker, so this process lives to say so."""
+    r = check_compat(aborting_model)
+    (failed,) = [c for c in r.checks if not c.ok]
+    assert failed.name == "llama.cpp" and failed.message.startswith("aborted: ")
+    assert "llama-vocab.cpp" in failed.message and "GGML_ASSERT(" in failed.message and "\n" not in failed.message
+    with pytest.raises(InputError, match="llama.cpp would not load it: llama.cpp: aborted: .*GGML_ASSERT"):
+        load_model(aborting_model, preset("cpu-only"))
+
+
+def test_the_plan_command_survives_it_too(aborting_model):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "plan", str(aborting_model), "--ram", "64GiB"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, (proc.returncode, proc.stderr[-2000:])
+    assert "would NOT load it" in proc.stdout and "GGML_ASSERT" in proc.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
@@ -59,13 +58,20 @@ def test_load_chat_and_stop(folder):
     assert app.reply is not None and app.reply.n_generated_tokens >= 1 and "tok/s" in app.stats.value
     assert app.answer_view.value or app.reasoning_view.value
     assert [m["role"] for m in app.messages] == ["user", "assistant"] and app.status.value.endswith("ready</span>")
+    # a reply that would run to the end of the context; Stop is pressed as its first text appears (on the
+    # worker thread, before the next token): only a Stop that works ends it "cancelled"
     app.max_tokens.value = 100000
+
+    def stop_on_first_text(change):
+        if change["new"]:
+            app.stop_button.click()
+
+    app.reasoning_view.observe(stop_on_first_text, names="value")
+    app.answer_view.observe(stop_on_first_text, names="value")
     app.prompt.value = "Again"
     app.send_button.click()
-    time.sleep(0.2)
-    app.stop_button.click()
     app.wait()
-    assert app.reply.finish_reason in ("cancelled", "stop", "length") and len(app.messages) == 4
+    assert app.reply.finish_reason == "cancelled" and app.reply.n_generated_tokens < 20 and len(app.messages) == 4
 
 
 def test_errors_go_to_the_status_line(folder, tmp_path):
@@ -82,3 +88,30 @@ def test_errors_go_to_the_status_line(folder, tmp_path):
     app.load_button.click()
     app.wait()
     assert "color:#b00" in app.status.value  # a one-line cause, no exception escaped
+
+
+def test_a_model_llama_cpp_aborts_on_is_a_status_line(aborting_model):
+    """llama.cpp would abort the kernel on this file; the app says why and stays usable."""
+    app = ChatApp(folders=[str(aborting_model.parent)], ram="64GiB")
+    assert "GGML_ASSERT" in app.plan_view.value
+    app.load_button.click()
+    app.wait()
+    assert "color:#b00" in app.status.value and "aborted" in app.status.value and app.chat is None
+
+
+def test_a_runaway_template_is_a_status_line(tiny_vocab, tmp_path, monkeypatch):
+    """The template in a user's GGUF is untrusted: a loop that never ends stops at the limit, at Send."""
+    from workbench.tokenizer import load
+
+    monkeypatch.setenv("KIMI_WB_TEMPLATE_SECONDS", "1")
+    loop = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    make_tiny_model(tmp_path / "Kimi-K2-Loop.gguf", vocab=load(tiny_vocab), chat_template=loop)
+    app = ChatApp(folders=[str(tmp_path)], ram="64GiB", n_ctx=512)
+    app.load_button.click()
+    app.wait()
+    assert "loaded Kimi-K2-Loop" in app.status.value
+    app.prompt.value = "Hi"
+    app.send_button.click()
+    app.wait()
+    assert "took longer than 1 s" in app.status.value and "color:#b00" in app.status.value
+    assert not app.send_button.disabled  # ready for the next try

@@ -140,3 +140,37 @@ def test_bad_paths(tmp_path):
     (tmp_path / "x.gguf").write_bytes(b"GGUF")
     with pytest.raises(InputError, match="too short for a GGUF header"):
         check(tmp_path / "x.gguf")
+
+
+def _config_only(tiny_vocab, dst, edit=lambda c: None):
+    d = _copy_with_config(tiny_vocab, dst, edit)
+    (d / "tiktoken.model").unlink()  # a user who fetched only the small files
+    return d
+
+
+def test_config_only_runs_every_check_that_needs_no_ranks(tiny_vocab, tmp_path):
+    d = _config_only(tiny_vocab, tmp_path / "config-only")
+    (d / "chat_template.jinja").write_text(GOOD.read_text(encoding="utf-8"), encoding="utf-8")
+    r = check(d / "tokenizer_config.json")
+    assert r.ok and r.kind == "hf-snapshot"
+    assert severities(r, "eos-token") == ["info"] and severities(r, "special-token-layout") == ["info"]
+    (skipped,) = r.by_check("special-token-ids")
+    assert skipped.severity == "info" and skipped.message.startswith("skipped: ") and "tiktoken.model" in skipped.message
+    assert r.by_check("template-renders") and r.by_check("default-system-prompt")  # the template checks ran
+
+
+@pytest.mark.parametrize("edit,check_id,fragment", [
+    (lambda c: c.update(eos_token="[EOS]"), "eos-token", "[EOS]"),
+    (lambda c: c["added_tokens_decoder"][str(4096 + 22)].update(special=True), "special-token-layout",
+     "<think> special=True, expected False"),
+    (lambda c: c["added_tokens_decoder"].__setitem__(str(4096 + 24), c["added_tokens_decoder"].pop(str(4096 + 23))),
+     "special-token-layout", "</think>"),
+], ids=["old-eos", "flag", "shifted"])
+def test_config_only_checks_can_fail(tiny_vocab, tmp_path, edit, check_id, fragment):
+    r = check(_config_only(tiny_vocab, tmp_path / "c", edit))
+    assert not r.ok and any(fragment in f.message for f in r.by_check(check_id) if f.severity == "error"), r.to_dict()
+
+
+def test_a_folder_with_neither_file_is_still_refused(tmp_path):
+    with pytest.raises(InputError, match="missing tiktoken.model"):
+        check(tmp_path)

@@ -5,12 +5,14 @@
 overwrites and fsyncs the file. The caller verifies the result and either calls
 :func:`commit` (the journal goes) or :func:`recover`. A process killed at any point
 leaves the original file, the new one, or a journal from which :func:`recover` puts the
-original bytes back; :func:`recover` also sweeps what an interrupted rewrite leaves
-beside a file (its temp file, or the link it keeps to the old file).
+original bytes back; :func:`recover` also sweeps what an interrupted rewrite or backup
+leaves beside a file (its temp file, the link it keeps to the old file, a backup header not
+yet renamed into place).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from collections.abc import Sequence
@@ -91,6 +93,8 @@ def _recover(p: Path) -> bool:
     old_link(p).unlink(missing_ok=True)
     journal = journal_path(p)
     journal.with_name(journal.name + ".tmp").unlink(missing_ok=True)  # a journal not yet complete: nothing written
+    for temp in p.parent.glob(f".{glob.escape(p.name)}.wb-backup.*"):  # a backup header not yet renamed into place
+        temp.unlink(missing_ok=True)
     if not journal.exists():
         return False
     raw = journal.read_bytes()
