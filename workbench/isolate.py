@@ -21,7 +21,7 @@ Workers are started once and reused (``python -m workbench.isolate``, one per ``
 name), so the second call costs a round trip, not an interpreter start; one that timed out,
 crashed or ran out of memory is replaced on the next call. The clock starts after the
 function's module is imported, so a first call is not charged for imports. Calls are
-serialised per pool (a lock); a worker dies with its parent (``PR_SET_PDEATHSIG`` on Linux).
+serialised per pool (a lock); a worker exits when its parent process is gone.
 
     >>> call("math:factorial", 5, limits=Limits(seconds=2))
     120
@@ -93,10 +93,11 @@ class _Worker:
         finally:
             child.close()
         self.conn = Connection(parent.detach())
-        if not self.conn.poll(STARTUP_SECONDS):
+        if not self.conn.poll(STARTUP_SECONDS) or self._receive() != "ready":
+            last = self.last_line(0)
             self.kill()
-            raise IsolationError("crash", f"the isolation worker did not start within {STARTUP_SECONDS:g} s")
-        self._receive()
+            raise IsolationError("crash", f"the isolation worker did not start within {STARTUP_SECONDS:g} s"
+                                 + (f": {last}" if last else ""), last=last)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -135,19 +136,22 @@ def _lock(pool: str) -> threading.Lock:
         return _LOCKS.setdefault(pool, threading.Lock())
 
 
+def describe_exit(code: int) -> str:
+    """How a process ended, from its return code: ``-6 -> 'aborted'``, ``-11 -> 'crashed (SIGSEGV)'``."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return {"SIGABRT": "aborted", "SIGKILL": "was killed"}.get(name, f"crashed ({name})")
+
+
 def _died(worker: _Worker, since: int, what: str) -> IsolationError:
     code = worker.proc.wait()
     last = worker.last_line(since)
     worker.kill()
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        how = {"SIGABRT": "aborted", "SIGSEGV": "crashed (segmentation fault)", "SIGKILL": "was killed",
-               "SIGBUS": "crashed (bus error)"}.get(name, f"died of {name}")
-    else:
-        how = f"exited with code {code}"
+    how = describe_exit(code)
     return IsolationError("crash", f"{what}: the process {how}" + (f": {last}" if last else ""), how=how, last=last)
 
 
@@ -214,12 +218,21 @@ def shutdown() -> None:
 
 
 def _die_with_parent() -> None:
-    try:
-        import ctypes
+    """Exit when the parent process is gone, even in the middle of a runaway call.
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    (Not ``PR_SET_PDEATHSIG``: it fires when the *thread* that started the worker ends, and a
+    worker is often started from a short-lived thread, such as the chat app's.)
+    """
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
 
 
 def _address_space() -> int | None:

@@ -21,8 +21,7 @@ import gguf
 import pytest
 
 from tests.ggufio.conftest import TEMPLATE
-from workbench.ggufio.fixes import fix_kimi
-from workbench.ggufio.patch import patch, recover, restore
+from workbench.ggufio.patch import patch, recover
 
 COUNTING = """
 import builtins, io, os, signal, sys
@@ -98,12 +97,11 @@ def _scenarios(model, assets):
                                              backup=True),
                                f"m.restore({str(model)!r}, progress=False)"),
         "fix-kimi": (None, "from workbench.ggufio.fixes import fix_kimi\n"
-                           f"import workbench.ggufio.patch as p\n"
                            f"fix_kimi({str(model)!r}, template={TEMPLATE + '{# fixed #}'!r}, progress=False)"),
     }
 
 
-def _after(model, body, setup, tmp_path):
+def _after(model, body, tmp_path):
     """The bytes the operation leaves when nothing stops it (on a copy of the starting state)."""
     probe = tmp_path / "probe"
     probe.mkdir()
@@ -129,7 +127,7 @@ def test_killed_at_every_write_class_call(model, assets, tmp_path, scenario):
     keep = {f"{model.name}.wb-backup"} if "backup=True" in body or scenario.startswith("restore") else set()
     start = {p.name: p.read_bytes() for p in model.parent.iterdir()}
     before = model.read_bytes()
-    after, n = _after(model, body, setup, tmp_path)
+    after, n = _after(model, body, tmp_path)
     assert after != before and n >= 4, (scenario, n)
     for k in range(1, n + 1):
         proc = _run(model.parent, k, body)
@@ -138,7 +136,7 @@ def test_killed_at_every_write_class_call(model, assets, tmp_path, scenario):
         final = model.read_bytes()
         assert final in (before, after), (scenario, k)
         gguf.GGUFReader(model)  # a valid GGUF
-        litter = sorted(p.name for p in model.parent.iterdir()) 
+        litter = sorted(p.name for p in model.parent.iterdir())
         assert set(litter) <= {model.name} | keep, (scenario, k, litter)
         for p in model.parent.iterdir():  # back to the start for the next point
             if p.name not in start:
@@ -158,5 +156,5 @@ def test_at_least_twenty_points_in_all(model, assets, tmp_path):
         setup, body = _scenarios(twin, assets)[scenario]
         if setup is not None:
             setup()
-        total += _after(twin, body, setup, work)[1]
+        total += _after(twin, body, work)[1]
     assert total >= 20, total

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from workbench.errors import InputError, WorkbenchError
 from workbench.files import read_text
-from workbench.isolate import IsolationError, Limits, call
+from workbench.isolate import IsolationError, Limits, call, describe_exit
 from workbench.registry import Registry
 
 Message = dict
@@ -277,7 +277,7 @@ class LlamaServerRenderer(Renderer):
             if server.proc.poll() is not None:  # it died on this request (a crash in its Jinja engine)
                 with self._lock:
                     self._drop(template)
-                message = f"llama-server {_death(server.proc.returncode)} rendering the template"
+                message = f"llama-server {describe_exit(server.proc.returncode)} rendering the template"
             raise TemplateError(message) from None
 
     def _drop(self, template: str) -> None:
@@ -320,7 +320,7 @@ class LlamaServerRenderer(Renderer):
                 code, log = server.proc.returncode, server.log_tail(1000)
                 server.__exit__(None, None, None)
                 if code is not None and code < 0:
-                    raise TemplateError(f"llama-server {_death(code)} on the template") from None
+                    raise TemplateError(f"llama-server {describe_exit(code)} on the template") from None
                 raise TemplateError(f"llama-server refused the template: {_cause(log)}") from None
         self._servers[template] = server
         return server
@@ -334,19 +334,6 @@ class LlamaServerRenderer(Renderer):
 #: seconds a renderer server may take to start besides rendering; its address space besides the template's
 STARTUP_SECONDS = 10.0
 SERVER_BASE_MEMORY = 512 << 20
-
-
-def _death(code: int) -> str:
-    """How a process ended, from its return code: ``-11 -> 'crashed (SIGSEGV)'``."""
-    import signal
-
-    if code >= 0:
-        return f"exited with code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    return f"crashed ({name})"
 
 
 _TIMESTAMP = re.compile(r"^\d+\.\d+\.\d+\.\d+ [A-Z] ")
