@@ -148,6 +148,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from workbench.ggufio.inspect import inspect
     from workbench.run.compat import check_compat
 
+    _prefetch_llama_read(args.path)
     info = inspect(args.path)
     p = plan_memory(info, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk)
     compat = check_compat(info)
@@ -165,6 +166,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"recommendation: {p.recommendation}")
     print("command: " + shlex.join(p.command(sampling=SAMPLING[args.mode])))
     return 0
+
+
+def _prefetch_llama_read(path: str) -> None:
+    """Let llama.cpp's isolated read of split 1 (for the compat check) run while the headers are planned."""
+    from workbench.ggufio.inspect import split_members
+    from workbench.llamacpp import prefetch
+
+    try:
+        prefetch(split_members(path)[0])
+    except InputError:
+        pass  # inspect says what is wrong with the path
 
 
 def _wait_option(p: argparse.ArgumentParser) -> None:

@@ -47,6 +47,8 @@ LOCK = threading.RLock()
 #: a metadata and vocabulary read: a real Kimi header takes about a second, a few hundred MB
 READ_LIMITS = Limits(seconds=120.0, memory=2 << 30, output=64 << 20)
 _SEEN: dict[tuple, LlamaView] = {}
+_PENDING: dict[tuple, threading.Thread] = {}  # prefetches under way
+_PENDING_GUARD = threading.Lock()
 _BACKEND = []  # [True] once llama_backend_init has run in this process
 
 
@@ -243,6 +245,31 @@ def _identity(path: Path) -> tuple:
     return str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
+def prefetch(path: str | os.PathLike[str]) -> None:
+    """Start :func:`check` on ``path`` in the background (the caller's own header work overlaps it);
+    a later :func:`check` of the same file waits for it. Errors surface there, not here."""
+    p = Path(path)
+    try:
+        key = _identity(p)
+    except OSError:
+        return
+    with _PENDING_GUARD:
+        if key in _SEEN or key in _PENDING:
+            return
+
+        def run() -> None:
+            try:
+                check(p)
+            except Exception:  # check() raises it again, to the caller that asks
+                pass
+            finally:
+                with _PENDING_GUARD:
+                    _PENDING.pop(key, None)
+
+        _PENDING[key] = thread = threading.Thread(target=run, daemon=True, name=f"llama.cpp check {p.name}")
+    thread.start()
+
+
 def check(path: str | os.PathLike[str]) -> LlamaView:
     """llama.cpp reads ``path``'s metadata and vocabulary in an isolated worker (see the module docstring)."""
     p = Path(path)
@@ -250,6 +277,9 @@ def check(path: str | os.PathLike[str]) -> LlamaView:
         key = _identity(p)
     except OSError as e:
         raise InputError(f"{p}: cannot read: {e.strerror}") from e
+    pending = _PENDING.get(key)
+    if pending is not None and pending is not threading.current_thread():
+        pending.join()
     if key in _SEEN:
         return _SEEN[key]
     try:

@@ -36,7 +36,7 @@ def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, typ
     tokens = info.keys.get("tokenizer.ggml.tokens")
     if tokens is None:
         raise InputError(f"{info.path}: no tokenizer metadata (tokenizer.ggml.tokens); pass split 1 of the set")
-    ids = {text: i for i, text in enumerate(info.array("tokenizer.ggml.tokens"))}
+    ids = {text: i for i, text in enumerate(info.strings("tokenizer.ggml.tokens"))}
     if EOS not in ids:
         raise InputError(f"{info.path}: the vocabulary has no {EOS} token; not a Kimi tokenizer")
     fixes: dict[str, object] = {}
@@ -44,7 +44,9 @@ def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, typ
         fixes["tokenizer.ggml.eos_token_id"] = ids[EOS]
     kinds = info.keys.get("tokenizer.ggml.token_type")
     if types and kinds is not None:
-        current_types = info.array("tokenizer.ggml.token_type")
+        current_types = info.ints("tokenizer.ggml.token_type")
+        if len(current_types) != tokens.length:
+            raise InputError(f"{info.path}: {len(current_types)} token types for {tokens.length} tokens")
         new = list(current_types)
         for content, special in NAMED.values():
             if not special and content in ids and new[ids[content]] == gguf.TokenType.CONTROL:

@@ -143,9 +143,20 @@ class GGUFInfo:
 
     def array(self, key: str) -> list:
         """Every item of an array key, from the first file that holds it."""
+        return self._holder(key).array(key)
+
+    def strings(self, key: str) -> list[str]:
+        """An array key read as text (the token list); another item type is a one-line error."""
+        return self._holder(key).strings(key)
+
+    def ints(self, key: str) -> list[int]:
+        """An array key read as integers (token types); another item type is a one-line error."""
+        return self._holder(key).ints(key)
+
+    def _holder(self, key: str) -> Header:
         for f in self.files:
             if key in f.keys:
-                return f.header.array(key)
+                return f.header
         raise KeyError(key)
 
     def by_type(self) -> dict[str, int]:

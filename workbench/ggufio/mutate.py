@@ -7,8 +7,9 @@ readers interpret — then yields files broken in one way each, reproducibly for
 
 - ``extreme``: one such integer set to an extreme (0, 1, 2^31, 2^32-1, 10^12, 2^63-1, 2^64-1,
   one more or less than it was);
-- ``retype``: a value's or an array's item type code changed to another valid code, so the
-  bytes after it are read as something else;
+- ``retype``: a value's or an array's item type code changed to another code, half the time
+  one of the same width (the file still parses; a count is now a float, a token type a
+  signed byte), else any, so the bytes after it are read as something else;
 - ``bitflip``: one to eight random bits flipped anywhere in the header;
 - ``truncate``: the file cut short, inside the header or inside the tensor data.
 
@@ -127,7 +128,11 @@ def mutants(path: str | os.PathLike[str], *, n: int = 300, seed: int = 0) -> Ite
             yield Mutant(f"extreme: {slot.what} = {value}", family, _set(data, slot, value))
         elif family == "retype":
             slot = rng.choice(type_slots)
-            value = rng.choice([t for t in (*_WIDTH, _STRING, _ARRAY) if t != slot.value] + [13, 2**32 - 1])
+            same = [t for t, w in _WIDTH.items() if t != slot.value and w == _WIDTH.get(slot.value)]
+            if same and rng.random() < 0.5:  # the same width: the layout still parses, the value is now another type
+                value = rng.choice(same)
+            else:
+                value = rng.choice([t for t in (*_WIDTH, _STRING, _ARRAY) if t != slot.value] + [13, 2**32 - 1])
             yield Mutant(f"retype: {slot.what} {slot.value} -> {value}", family, _set(data, slot, value))
         elif family == "bitflip":
             flipped = bytearray(data)

@@ -139,6 +139,10 @@ class ChatApp(widgets.VBox):
             self.plan_view.value = ""
             return
         entry = self.entries[self.model.value]
+        if entry.path not in self._compat and entry.complete:
+            from workbench.llamacpp import prefetch
+
+            prefetch(entry.path)  # llama.cpp's isolated read runs while the plan is made
         try:
             p = plan_memory(entry.path, self.offload_choice(), n_ctx=self.ctx.value, vram=self.vram.value or "0",
                             ram=self.ram.value or None)
