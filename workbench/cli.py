@@ -391,9 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except WorkbenchError as e:
-        print(f"kimi-wb: error: {e}", file=sys.stderr)
+    except WorkbenchError as e:  # one line, whatever a file or a server put in the message
+        print("kimi-wb: error: " + " | ".join(line.strip() for line in str(e).splitlines() if line.strip()),
+              file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("kimi-wb: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `kimi-wb ... | head`
         return 0
 

@@ -209,9 +209,13 @@ def call(func: str, *args, limits: Limits = Limits(), pool: str = "default", wha
 def shutdown() -> None:
     """Stop every worker (also run at exit)."""
     with _GUARD:
-        for worker in _POOLS.values():
-            worker.kill()
+        workers = list(_POOLS.values())  # a background call may be replacing one as we go
         _POOLS.clear()
+    for worker in workers:
+        try:
+            worker.kill()
+        except (OSError, ValueError):
+            pass
 
 
 # ---------------------------------------------------------------------------- the worker side

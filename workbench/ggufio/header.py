@@ -169,6 +169,14 @@ def _INT_CODES() -> frozenset[int]:  # noqa: N802
     return frozenset(int(t) for t in (vt.UINT8, vt.INT8, vt.UINT16, vt.INT16, vt.UINT32, vt.INT32, vt.UINT64, vt.INT64))
 
 
+def shown(name: str, limit: int = 80) -> str:
+    """A name read from a file, safe for a one-line message: ``"a\\nb" -> "'a\\\\nb'"``, long ones cut."""
+    if name.isprintable() and 0 < len(name) <= limit:
+        return name
+    text = repr(name[:limit])
+    return text + ("…" if len(name) > limit else "")
+
+
 class _Bytes:
     """The file's leading bytes, read as the walk needs them; a need past the end is a one-line error."""
 
@@ -265,29 +273,30 @@ def _parse(p: Path, b: _Bytes, size: int) -> Header:
     for k in range(n_kv):
         at = off
         name, off = b.text(off, f"key {k} name")
+        label = shown(name)
         if name in fields:
-            raise InputError(f"{p}: bad GGUF header: duplicate key {name} at byte {at:,}")
-        vtype = b.u32(off, f"{name} value type")
+            raise InputError(f"{p}: bad GGUF header: duplicate key {label} at byte {at:,}")
+        vtype = b.u32(off, f"{label} value type")
         off += 4
         if vtype == string:
-            value, end = b.text(off, f"{name} value")
+            value, end = b.text(off, f"{label} value")
             fields[name] = Field(name, vtype, off, value=value)
             off = end
         elif vtype == array:
-            sub, count = b.u32(off, f"{name} item type"), b.u64(off + 4, f"{name} count")
+            sub, count = b.u32(off, f"{label} item type"), b.u64(off + 4, f"{label} count")
             off += 12
             if sub == string:
                 if count * 8 > size - off:
-                    raise _too_many(p, name, off - 8, count, 8, size - off)
+                    raise _too_many(p, label, off - 8, count, 8, size - off)
                 offsets = np.empty(count, dtype=np.int64)
                 start = off
                 for i in range(count):
                     if off + 8 > len(b.buf):
-                        b.need(off, 8, f"{name}[{i}] length")
+                        b.need(off, 8, f"{label}[{i}] length")
                     offsets[i] = off
                     n = int.from_bytes(b.buf[off:off + 8], "little")
                     if n > size - off - 8:
-                        raise InputError(f"{p}: truncated GGUF header or corrupt length: {name}[{i}] at byte {off:,} claims {n:,} bytes, "
+                        raise InputError(f"{p}: truncated GGUF header or corrupt length: {label}[{i}] at byte {off:,} claims {n:,} bytes, "
                                          f"{max(size - off - 8, 0):,} remain in the file")
                     off += 8 + n
                 b.need(start, off - start, name)
@@ -295,22 +304,22 @@ def _parse(p: Path, b: _Bytes, size: int) -> Header:
             elif sub in scalars:
                 width = scalars[sub].itemsize
                 if count * width > size - off:
-                    raise _too_many(p, name, off - 8, count, width, size - off)
+                    raise _too_many(p, label, off - 8, count, width, size - off)
                 b.need(off, count * width, name)
                 fields[name] = Field(name, vtype, off, sub, count)
                 off += width * count
             elif sub == array:
-                raise InputError(f"{p}: key {name} (byte {at:,}) is an array of arrays, which the workbench does not read")
+                raise InputError(f"{p}: key {label} (byte {at:,}) is an array of arrays, which the workbench does not read")
             else:
-                raise InputError(f"{p}: bad GGUF header: key {name} has unknown item type {sub} at byte {off - 12:,}")
+                raise InputError(f"{p}: bad GGUF header: key {label} has unknown item type {sub} at byte {off - 12:,}")
         elif vtype in scalars:
             dtype = scalars[vtype]
-            b.need(off, dtype.itemsize, f"{name} value")
+            b.need(off, dtype.itemsize, f"{label} value")
             value = np.frombuffer(b.buf, dtype=dtype, count=1, offset=off)[0].item()
             fields[name] = Field(name, vtype, off, value=value)
             off += dtype.itemsize
         else:
-            raise InputError(f"{p}: bad GGUF header: key {name} has unknown value type {vtype} at byte {off - 4:,}")
+            raise InputError(f"{p}: bad GGUF header: key {label} has unknown value type {vtype} at byte {off - 4:,}")
 
     alignment = gguf.GGUF_DEFAULT_ALIGNMENT
     align = fields.get("general.alignment")
@@ -327,26 +336,27 @@ def _parse(p: Path, b: _Bytes, size: int) -> Header:
     for k in range(n_tensors):
         at = off
         name, off = b.text(off, f"tensor {k} name")
+        label = shown(name)
         if name in names:
-            raise InputError(f"{p}: bad GGUF header: duplicate tensor {name} at byte {at:,}")
+            raise InputError(f"{p}: bad GGUF header: duplicate tensor {label} at byte {at:,}")
         names.add(name)
-        n_dims = b.u32(off, f"tensor {name} dims")
+        n_dims = b.u32(off, f"tensor {label} dims")
         if n_dims > MAX_DIMS:
-            raise InputError(f"{p}: bad GGUF header: tensor {name} has {n_dims} dims at byte {off:,} "
+            raise InputError(f"{p}: bad GGUF header: tensor {label} has {n_dims} dims at byte {off:,} "
                              f"(at most {MAX_DIMS})")
-        b.need(off + 4, 8 * n_dims + 12, f"tensor {name} info")
+        b.need(off + 4, 8 * n_dims + 12, f"tensor {label} info")
         dims = tuple(int.from_bytes(b.buf[off + 4 + 8 * d:off + 12 + 8 * d], "little") for d in range(n_dims))
         n = 1
         for d in dims:
             n *= d
         if any(d > _I64_MAX for d in dims) or n > _I64_MAX:
-            raise InputError(f"{p}: bad GGUF header: tensor {name} has dims {list(dims)} at byte {off + 4:,}, "
+            raise InputError(f"{p}: bad GGUF header: tensor {label} has dims {list(dims)} at byte {off + 4:,}, "
                              "whose product does not fit in 64 bits")
         end = off + 4 + 8 * n_dims
-        qtype, rel = b.u32(end, f"tensor {name} type"), b.u64(end + 4, f"tensor {name} offset")
-        n_bytes = _tensor_bytes(dims, qtype, name, p, end)
+        qtype, rel = b.u32(end, f"tensor {label} type"), b.u64(end + 4, f"tensor {label} offset")
+        n_bytes = _tensor_bytes(dims, qtype, label, p, end)
         if rel % alignment:
-            raise InputError(f"{p}: bad GGUF header: tensor {name} has offset {rel:,} at byte {end + 4:,}, "
+            raise InputError(f"{p}: bad GGUF header: tensor {label} has offset {rel:,} at byte {end + 4:,}, "
                              f"not a multiple of the alignment {alignment}")
         off = end + 12
         tensors.append(Tensor(name, dims, qtype, rel, n_bytes))
@@ -354,7 +364,7 @@ def _parse(p: Path, b: _Bytes, size: int) -> Header:
     for t in tensors:
         t_end = data_offset + t.rel_offset + t.n_bytes
         if t_end > size:
-            raise InputError(f"{p}: tensor {t.name} ends at byte {t_end:,}, beyond the file ({size:,} bytes): "
+            raise InputError(f"{p}: tensor {shown(t.name)} ends at byte {t_end:,}, beyond the file ({size:,} bytes): "
                              "truncated tensor data")
     return Header(p, version, fields, tensors, alignment, data_offset, size, bytes(b.buf[:off]))
 
