@@ -27,6 +27,7 @@ see the same bytes the index was built from.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,7 @@ from workbench.errors import InputError
 
 #: ggml's GGML_MAX_DIMS
 MAX_DIMS = 4
+_U32, _U64 = struct.Struct("<I"), struct.Struct("<Q")
 _FIRST_READ = 256 << 10
 _I64_MAX = 2**63 - 1
 
@@ -47,6 +49,14 @@ def value_types():
     from gguf import GGUFReader, GGUFValueType
 
     return GGUFValueType, {int(t): np.dtype(d).newbyteorder("<") for t, d in GGUFReader.gguf_scalar_to_np.items()}
+
+
+@lru_cache(maxsize=None)
+def _struct(dtype: np.dtype) -> struct.Struct:
+    """The ``struct`` reader of one little-endian numpy scalar type: ``<u4 -> Struct('<I')``."""
+    code = {("u", 1): "B", ("i", 1): "b", ("u", 2): "H", ("i", 2): "h", ("u", 4): "I", ("i", 4): "i", ("u", 8): "Q",
+            ("i", 8): "q", ("f", 4): "f", ("f", 8): "d", ("b", 1): "?"}[(dtype.kind, dtype.itemsize)]
+    return struct.Struct("<" + code)
 
 
 def _vt():
@@ -97,7 +107,7 @@ class Header:
     alignment: int
     data_offset: int
     size: int
-    _buf: bytes = field(repr=False)  # every header byte, as read when the index was built
+    _buf: bytearray = field(repr=False)  # every header byte (and maybe a little more), as read when indexed
 
     def value(self, key: str, default=None):
         """A scalar or string key's value; ``default`` when absent or an array."""
@@ -111,10 +121,10 @@ class Header:
             raise IndexError(f"{key}[{i}] out of range ({f.count} items)")
         if f.sub_type == _vt().STRING:
             off = int(f.item_offsets[i])
-            n = int.from_bytes(self._buf[off:off + 8], "little")
+            n = _U64.unpack_from(self._buf, off)[0]
             return self._buf[off + 8:off + 8 + n].decode("utf-8", errors="replace")
         dtype = _scalars()[f.sub_type]
-        return np.frombuffer(self._buf, dtype=dtype, count=1, offset=f.offset + i * dtype.itemsize)[0].item()
+        return _struct(dtype).unpack_from(self._buf, f.offset + i * dtype.itemsize)[0]
 
     def array(self, key: str) -> list:
         """Every item of an array key (decoded now; a 163,840-token list takes ~0.1 s)."""
@@ -122,8 +132,9 @@ class Header:
         if f.sub_type == _vt().STRING:
             buf = self._buf
             out = []
+            unpack = _U64.unpack_from
             for off in f.item_offsets.tolist():
-                n = int.from_bytes(buf[off:off + 8], "little")
+                n = unpack(buf, off)[0]
                 out.append(buf[off + 8:off + 8 + n].decode("utf-8", errors="replace"))
             return out
         return np.frombuffer(self._buf, dtype=_scalars()[f.sub_type], count=f.count, offset=f.offset).tolist()
@@ -203,11 +214,11 @@ class _Bytes:
 
     def u32(self, off: int, what: str) -> int:
         self.need(off, 4, what)
-        return int.from_bytes(self.buf[off:off + 4], "little")
+        return _U32.unpack_from(self.buf, off)[0]
 
     def u64(self, off: int, what: str) -> int:
         self.need(off, 8, what)
-        return int.from_bytes(self.buf[off:off + 8], "little")
+        return _U64.unpack_from(self.buf, off)[0]
 
     def text(self, off: int, what: str) -> tuple[str, int]:
         """A GGUF string (u64 length, UTF-8 bytes) at ``off``: (text, offset after it)."""
@@ -288,19 +299,21 @@ def _parse(p: Path, b: _Bytes, size: int) -> Header:
             if sub == string:
                 if count * 8 > size - off:
                     raise _too_many(p, label, off - 8, count, 8, size - off)
-                offsets = np.empty(count, dtype=np.int64)
                 start = off
-                for i in range(count):
-                    if off + 8 > len(b.buf):
+                offsets: list[int] = []
+                append, unpack, buf, have = offsets.append, _U64.unpack_from, b.buf, len(b.buf)
+                for i in range(count):  # the hot loop of a real header: 327,168 items, one test each
+                    if off + 8 > have:
+                        if off + 8 > size:
+                            raise _bad_item(p, label, offsets, off, size)
                         b.need(off, 8, f"{label}[{i}] length")
-                    offsets[i] = off
-                    n = int.from_bytes(b.buf[off:off + 8], "little")
-                    if n > size - off - 8:
-                        raise InputError(f"{p}: truncated GGUF header or corrupt length: {label}[{i}] at byte {off:,} claims {n:,} bytes, "
-                                         f"{max(size - off - 8, 0):,} remain in the file")
-                    off += 8 + n
-                b.need(start, off - start, name)
-                fields[name] = Field(name, vtype, start, sub, count, item_offsets=offsets)
+                        have = len(buf)
+                    append(off)
+                    off += 8 + unpack(buf, off)[0]
+                if off > size:
+                    raise _bad_item(p, label, offsets, off, size)
+                b.need(start, off - start, label)
+                fields[name] = Field(name, vtype, start, sub, count, item_offsets=np.array(offsets, dtype=np.int64))
             elif sub in scalars:
                 width = scalars[sub].itemsize
                 if count * width > size - off:
@@ -315,7 +328,7 @@ def _parse(p: Path, b: _Bytes, size: int) -> Header:
         elif vtype in scalars:
             dtype = scalars[vtype]
             b.need(off, dtype.itemsize, f"{label} value")
-            value = np.frombuffer(b.buf, dtype=dtype, count=1, offset=off)[0].item()
+            value = _struct(dtype).unpack_from(b.buf, off)[0]
             fields[name] = Field(name, vtype, off, value=value)
             off += dtype.itemsize
         else:
@@ -345,7 +358,7 @@ def _parse(p: Path, b: _Bytes, size: int) -> Header:
             raise InputError(f"{p}: bad GGUF header: tensor {label} has {n_dims} dims at byte {off:,} "
                              f"(at most {MAX_DIMS})")
         b.need(off + 4, 8 * n_dims + 12, f"tensor {label} info")
-        dims = tuple(int.from_bytes(b.buf[off + 4 + 8 * d:off + 12 + 8 * d], "little") for d in range(n_dims))
+        dims = struct.unpack_from(f"<{n_dims}Q", b.buf, off + 4)
         n = 1
         for d in dims:
             n *= d
@@ -366,7 +379,17 @@ def _parse(p: Path, b: _Bytes, size: int) -> Header:
         if t_end > size:
             raise InputError(f"{p}: tensor {shown(t.name)} ends at byte {t_end:,}, beyond the file ({size:,} bytes): "
                              "truncated tensor data")
-    return Header(p, version, fields, tensors, alignment, data_offset, size, bytes(b.buf[:off]))
+    return Header(p, version, fields, tensors, alignment, data_offset, size, b.buf)
+
+
+def _bad_item(p: Path, name: str, offsets: list[int], off: int, size: int) -> InputError:
+    """The string array item whose length runs past the file (the last one read), or the file ending inside it."""
+    if off <= size or not offsets:  # the lengths so far fit: the file ends inside the next length field
+        return InputError(f"{p}: truncated GGUF header: {name}[{len(offsets)}] length at byte {off:,} needs 8 bytes, "
+                          f"the file ends at {size:,}")
+    at = offsets[-1]
+    return InputError(f"{p}: truncated GGUF header or corrupt length: {name}[{len(offsets) - 1}] at byte {at:,} "
+                      f"claims {off - at - 8:,} bytes, {max(size - at - 8, 0):,} remain in the file")
 
 
 def _too_many(p: Path, name: str, at: int, count: int, width: int, left: int) -> InputError:
