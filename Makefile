@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python benchmarks/gguf_bench.py
 	$(BIN)/python benchmarks/chat_bench.py
 	$(BIN)/python benchmarks/parity_bench.py
+	$(BIN)/python benchmarks/isolation_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
