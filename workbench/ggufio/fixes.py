@@ -11,6 +11,7 @@ A second run finds nothing to do (``fix_kimi`` returns ``[]``).
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect, split_members
@@ -69,13 +70,9 @@ def fix_kimi(path: str | os.PathLike[str], *, template: str | None = None, types
     reports is what the file holds.
     """
     members = split_members(path)
-    if dry_run:
+    with nullcontext() if dry_run else writing(members, wait=wait):
+        if not dry_run:
+            for member in members:
+                recover(member)
         fixes = kimi_fixes(path, template=template, types=types)
-        return patch(path, fixes, dry_run=True) if fixes else []
-    with writing(members, wait=wait):
-        for member in members:
-            recover(member)
-        fixes = kimi_fixes(path, template=template, types=types)
-        if not fixes:
-            return []
-        return patch(path, fixes, backup=backup, progress=progress)
+        return patch(path, fixes, dry_run=dry_run, backup=backup, progress=progress) if fixes else []

@@ -34,6 +34,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -499,11 +500,8 @@ def patch(
     another writer is refused at once, or waited for up to ``wait`` seconds.
     """
     members = split_members(path)
-    if dry_run:
-        return _patch(members, values, remove, dry_run=True, backup=backup, progress=progress,
-                      llama_check=llama_check)
-    with writing(members, wait=wait):
-        return _patch(members, values, remove, dry_run=False, backup=backup, progress=progress,
+    with nullcontext() if dry_run else writing(members, wait=wait):
+        return _patch(members, values, remove, dry_run=dry_run, backup=backup, progress=progress,
                       llama_check=llama_check)
 
 
@@ -610,8 +608,12 @@ def _restore(path, members: list[Path], progress: bool) -> list[Path]:
         if not saved.exists():
             continue
         head, _, header = saved.read_bytes().partition(b"\n")
-        meta = json.loads(head)
-        if hashlib.sha256(header).hexdigest() != meta["sha256"] or len(header) != meta["header_bytes"]:
+        try:
+            meta = json.loads(head)
+            intact = hashlib.sha256(header).hexdigest() == meta["sha256"] and len(header) == meta["header_bytes"]
+        except (ValueError, KeyError, TypeError):
+            intact = False
+        if not intact:
             raise InputError(f"{saved}: damaged backup (checksum mismatch); nothing was changed")
         _writable(member)
         h = read_header(member)
