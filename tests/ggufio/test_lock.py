@@ -145,3 +145,22 @@ def test_readers_see_the_old_file_or_the_new_one(model, assets):
     out, err = writer.communicate()
     assert writer.returncode == 0 and out.strip() == "done", err
     assert seen <= {(n + 1, n), (n + 2, n + 1)}, seen  # never an EOS from one patch and a BOS from another
+
+
+def test_a_link_to_the_file_shares_its_lock(model, assets, tmp_path_factory):
+    link = tmp_path_factory.mktemp("links") / "alias.gguf"
+    link.symlink_to(model)
+    errors: list = []
+
+    def write_through_the_real_name():
+        try:
+            patch(model, {EOS: assets.n_ranks + 2}, progress=False)
+        except Busy as e:
+            errors.append(str(e))
+
+    with writing([link]):
+        assert lock_path(link) == lock_path(model) and lock_path(model).exists()
+        t = threading.Thread(target=write_through_the_real_name)
+        t.start()
+        t.join()
+    assert errors == [f"{model.name} is being patched by another thread of this process"]

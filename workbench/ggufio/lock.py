@@ -49,8 +49,15 @@ class Busy(InputError):
     """Another writer holds the file."""
 
 
+def _real(path: str | os.PathLike[str]) -> Path:
+    """The file itself, whatever link names it: every alias of a file shares its lock."""
+    return Path(os.path.realpath(path))
+
+
 def lock_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}{LOCK_SUFFIX}")
+    """``.NAME.wb-lock`` beside the file itself (a symlink's target)."""
+    real = _real(path)
+    return real.with_name(f".{real.name}{LOCK_SUFFIX}")
 
 
 def journal_path(path: Path) -> Path:
@@ -64,7 +71,7 @@ _HELD_GUARD = threading.Lock()
 
 def holds(path: Path) -> bool:
     """Whether this thread holds the write lock on ``path``."""
-    entry = _HELD.get(Path(os.path.abspath(path)))
+    entry = _HELD.get(_real(path))
     return entry is not None and entry[2] == threading.get_ident()
 
 
@@ -77,7 +84,7 @@ def _holder(fd: int) -> str:
 
 
 def _acquire(path: Path, wait: float | None) -> None:
-    key = Path(os.path.abspath(path))
+    key = _real(path)
     with _HELD_GUARD:
         entry = _HELD.get(key)
         if entry is not None:
@@ -120,7 +127,7 @@ def _acquire(path: Path, wait: float | None) -> None:
 
 
 def _release(path: Path) -> None:
-    key = Path(os.path.abspath(path))
+    key = _real(path)
     with _HELD_GUARD:
         entry = _HELD[key]
         entry[1] -= 1
