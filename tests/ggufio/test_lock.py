@@ -62,18 +62,8 @@ def test_locks_are_reentrant_in_a_thread_and_refused_to_another(model, assets):
     with writing([model]):
         with writing([model]):  # fix_kimi holds the lock and calls patch
             assert lock_path(model).exists()
-        errors: list = []
-
-        def other():
-            try:
-                patch(model, {EOS: assets.n_ranks + 2}, progress=False)
-            except Busy as e:
-                errors.append(str(e))
-
-        t = threading.Thread(target=other)
-        t.start()
-        t.join()
-        assert errors == [f"{model.name} is being patched by another thread of this process"]
+        assert _patch_from_another_thread(model, assets) == [
+            f"{model.name} is being patched by another thread of this process"]
     assert not lock_path(model).exists()
 
 
@@ -147,20 +137,26 @@ def test_readers_see_the_old_file_or_the_new_one(model, assets):
     assert seen <= {(n + 1, n), (n + 2, n + 1)}, seen  # never an EOS from one patch and a BOS from another
 
 
-def test_a_link_to_the_file_shares_its_lock(model, assets, tmp_path_factory):
-    link = tmp_path_factory.mktemp("links") / "alias.gguf"
-    link.symlink_to(model)
-    errors: list = []
+def _patch_from_another_thread(model, assets) -> list[str]:
+    """What a patch on another thread of this process says (its Busy message), or ``[]`` if it went through."""
+    errors: list[str] = []
 
-    def write_through_the_real_name():
+    def other():
         try:
             patch(model, {EOS: assets.n_ranks + 2}, progress=False)
         except Busy as e:
             errors.append(str(e))
 
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    return errors
+
+
+def test_a_link_to_the_file_shares_its_lock(model, assets, tmp_path_factory):
+    link = tmp_path_factory.mktemp("links") / "alias.gguf"
+    link.symlink_to(model)
     with writing([link]):
         assert lock_path(link) == lock_path(model) and lock_path(model).exists()
-        t = threading.Thread(target=write_through_the_real_name)
-        t.start()
-        t.join()
+        errors = _patch_from_another_thread(model, assets)
     assert errors == [f"{model.name} is being patched by another thread of this process"]

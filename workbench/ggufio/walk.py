@@ -73,6 +73,13 @@ class _Bytes:
         self.need(off, 8, what)
         return U64.unpack_from(self.buf, off)[0]
 
+    def name(self, off: int, kind: str, k: int, seen) -> tuple[str, str, int]:
+        """The ``k``-th key or tensor name at ``off``, not in ``seen``: (name, its one-line label, offset after it)."""
+        name, end = self.text(off, f"{kind} {k} name")
+        if name in seen:
+            raise InputError(f"{self.path}: bad GGUF header: duplicate {kind} {shown(name)} at byte {off:,}")
+        return name, shown(name), end
+
     def text(self, off: int, what: str) -> tuple[str, int]:
         """A GGUF string (u64 length, UTF-8 bytes) at ``off``: (text, offset after it)."""
         n = self.u64(off, f"{what} length")
@@ -124,11 +131,7 @@ def _walk(p: Path, b: _Bytes, size: int) -> Header:
 
     fields: dict[str, Field] = {}
     for k in range(n_kv):
-        at = off
-        name, off = b.text(off, f"key {k} name")
-        label = shown(name)
-        if name in fields:
-            raise InputError(f"{p}: bad GGUF header: duplicate key {label} at byte {at:,}")
+        name, label, off = b.name(off, "key", k, fields)
         vtype = b.u32(off, f"{label} value type")
         off += 4
         if vtype == string:
@@ -164,7 +167,7 @@ def _walk(p: Path, b: _Bytes, size: int) -> Header:
                 fields[name] = Field(name, vtype, off, sub, count)
                 off += width * count
             elif sub == array:
-                raise InputError(f"{p}: key {label} (byte {at:,}) is an array of arrays, which the workbench does not read")
+                raise InputError(f"{p}: key {label} (item type at byte {off - 12:,}) is an array of arrays, which the workbench does not read")
             else:
                 raise InputError(f"{p}: bad GGUF header: key {label} has unknown item type {sub} at byte {off - 12:,}")
         elif vtype in scalars:
@@ -189,11 +192,7 @@ def _walk(p: Path, b: _Bytes, size: int) -> Header:
     tensors: list[Tensor] = []
     names: set[str] = set()
     for k in range(n_tensors):
-        at = off
-        name, off = b.text(off, f"tensor {k} name")
-        label = shown(name)
-        if name in names:
-            raise InputError(f"{p}: bad GGUF header: duplicate tensor {label} at byte {at:,}")
+        name, label, off = b.name(off, "tensor", k, names)
         names.add(name)
         n_dims = b.u32(off, f"tensor {label} dims")
         if n_dims > MAX_DIMS:
