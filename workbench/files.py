@@ -44,12 +44,18 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text, encoding="utf-8", newline="\n")
 
 
-def read_json(path: str | os.PathLike[str], what: str = "JSON"):
-    """The JSON document in ``path``; a missing or malformed file is a one-line :class:`InputError`."""
+def read_json(path: str | os.PathLike[str], what: str = "JSON", *, max_bytes: int = 64 << 20):
+    """The JSON document in ``path``; a missing, malformed, oversized or too deeply nested file is a
+    one-line :class:`InputError`."""
     try:
+        size = Path(path).stat().st_size
+        if size > max_bytes:
+            raise InputError(f"{path}: {size:,} bytes, too large for a {what} file (the limit is {max_bytes:,})")
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read") from None
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else e
         raise InputError(f"cannot read {what} file {path}: {reason}") from e

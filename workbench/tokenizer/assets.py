@@ -35,6 +35,8 @@ from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer.special import N_SPECIAL, SpecialToken, reserved_name
 
 IMPLS = ("tiktoken", "hf", "llama.cpp")
+#: the largest tiktoken.model accepted (a rank file of a few million tokens fits)
+MAX_RANK_FILE = 256 << 20
 
 
 @dataclass
@@ -238,6 +240,9 @@ def load(path: str | os.PathLike[str], *, require_ranks: bool = True) -> Tokeniz
         raise InputError(f"{folder}: missing tokenizer_config.json")
     from tiktoken.load import load_tiktoken_bpe
 
+    if model.stat().st_size > MAX_RANK_FILE:
+        raise InputError(f"{model}: {model.stat().st_size:,} bytes, too large for a rank file (Kimi's is about "
+                         f"2.8 MB; the limit is {MAX_RANK_FILE:,})")
     try:
         ranks = load_tiktoken_bpe(str(model))
     except Exception as e:  # tiktoken raises bare ValueError/binascii errors on bad lines
