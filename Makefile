@@ -15,14 +15,14 @@ STAMP  := $(VENV)/.installed-$(SPEC)
 
 DEMO   := artifacts/Kimi-K2-Tiny.gguf
 
-.PHONY: setup llama-server browser lab test bench clean
+.PHONY: setup llama-server browser lab lint test bench clean
 
 setup: $(STAMP)
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e .
+	$(BIN)/python -m pip install -e ".[lab,test]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -48,7 +48,11 @@ browser:
 lab: setup llama-server $(DEMO)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
 
-test: setup llama-server browser
+# ruff, configured in pyproject.toml; make test runs it first
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup llama-server browser lint
 	$(BIN)/python -m pytest
 
 bench: setup

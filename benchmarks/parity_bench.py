@@ -17,19 +17,17 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # runnable without an editable install
-    sys.path.insert(0, str(ROOT))
+from timing import best_of  # benchmarks/, the script's own folder, is on sys.path
 
-from timing import best_of  # noqa: E402  (benchmarks/ is on sys.path as the script's folder)
-from workbench.pretok.parity import engine_parity  # noqa: E402
-from workbench.tokenizer import build_vocab, load  # noqa: E402
-from workbench.tokenizer.parity import token_parity  # noqa: E402
+from workbench.pretok.parity import engine_parity
+from workbench.tokenizer import build_vocab, load
+from workbench.tokenizer.parity import token_parity
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CORPUS = ROOT / "data" / "corpus"
 

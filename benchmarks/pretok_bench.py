@@ -30,18 +30,16 @@ import argparse
 import base64
 import os
 import platform
-import sys
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # runnable without an editable install
-    sys.path.insert(0, str(ROOT))
+from timing import best_of  # benchmarks/, the script's own folder, is on sys.path
 
-from timing import best_of  # noqa: E402  (benchmarks/, the script's own folder)
-from workbench.pretok import SCHEMES, scan, split  # noqa: E402
+from workbench.pretok import SCHEMES, scan, split
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CORPUS_DIR = ROOT / "data" / "corpus"
 OUT_DIR = ROOT / "artifacts" / "bench"
@@ -85,7 +83,7 @@ def bench_split(text: str, n_bytes: int, repeat: int) -> list[Row]:
         for scheme in SCHEMES:
             pieces: list[int] = []
 
-            def run() -> None:
+            def run(pieces=pieces, scheme=scheme, engine=engine) -> None:
                 pieces[:] = [len(split(text, scheme=scheme, engine=engine))]
 
             speed = mb_per_s(n_bytes, best_of(run, repeat))
@@ -99,7 +97,7 @@ def bench_scan(path: Path, n_bytes: int, repeat: int) -> list[Row]:
     rows: list[Row] = []
     for jobs, label in ((1, "jobs=1"), (None, f"jobs=None ({os.cpu_count()} cores)")):
         speed = mb_per_s(n_bytes, best_of(
-            lambda: scan([path], a="kimi-k2", b="o200k", jobs=jobs, progress=False), repeat))
+            lambda jobs=jobs: scan([path], a="kimi-k2", b="o200k", jobs=jobs, progress=False), repeat))
         rows.append(("scan", f"kimi-k2 vs o200k, {label}", speed, ""))
         print(f"scan    {label:>24}: {speed:8.2f} MB/s")
     return rows
@@ -139,8 +137,8 @@ def bench_gigatoken(text: str, path: Path, n_bytes: int, repeat: int, n_pairs: i
             rows.append(("gigatoken", f"{gt_scheme} (= {wb_scheme})", None, f"load failed: {e}"))
             continue
         calls: Iterable[tuple[str, Callable[[], Any]]] = (
-            ("encode(str)", lambda: tok.encode(text)),
-            ("encode_files(path)", lambda: tok.encode_files([path])),
+            ("encode(str)", lambda tok=tok: tok.encode(text)),
+            ("encode_files(path)", lambda tok=tok: tok.encode_files([path])),
         )
         for what, fn in calls:
             try:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository layout and the reference assets beside it."""
+"""Shared fixtures: the corpus, a tiny vocabulary and model built once per session, the llama-server binary."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "data" / "corpus"
-REFERENCE = ROOT.parent / "shared" / "reference"
+from tests.helpers import CORPUS
 
 
 @pytest.fixture(scope="session")

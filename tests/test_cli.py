@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS
+from tests.helpers import CORPUS
 from workbench.cli import main, show_pieces
 
 BIN = Path(sys.executable).parent
@@ -45,7 +45,7 @@ def test_split_human_output_delimits_pieces(capsys):
 def test_split_reads_stdin(monkeypatch, capsys):
     import io
 
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("12345".encode())))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"12345")))
     code, out, _ = run(capsys, "split", "--json", "-")
     assert json.loads(out) == ["123", "45"]
 
@@ -90,17 +90,20 @@ def test_fuzz_json_is_deterministic(capsys):
 def test_schemes_lists_patterns(capsys):
     code, out, _ = run(capsys, "schemes", "--json")
     doc = json.loads(out)
-    assert set(doc["schemes"]) == {"kimi-k2", "o200k", "cl100k"} and set(doc["engines"]) == {"regex", "tokenizers", "llama.cpp", "gigatoken", "tiktoken"}
+    assert set(doc["schemes"]) == {"kimi-k2", "o200k", "cl100k"}
+    assert set(doc["engines"]) == {"regex", "tokenizers", "llama.cpp", "gigatoken", "tiktoken"}
 
 
 @pytest.mark.parametrize(
     "argv,message",
     [
         (["split", "--scheme", "gpt5", "x"], "kimi-wb: error: unknown scheme 'gpt5'; valid: kimi-k2, o200k, cl100k"),
-        (["split", "--engine", "pcre", "x"], "kimi-wb: error: unknown engine 'pcre'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"),
+        (["split", "--engine", "pcre", "x"],
+         "kimi-wb: error: unknown engine 'pcre'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"),
         (["diff", "--b", "nope", "x"], "kimi-wb: error: unknown scheme 'nope'; valid: kimi-k2, o200k, cl100k"),
         (["scan", "/no/such/file.txt"], "kimi-wb: error: /no/such/file.txt: no such file"),
-        (["fuzz", "--engine-a", "x"], "kimi-wb: error: unknown engine 'x'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"),
+        (["fuzz", "--engine-a", "x"],
+         "kimi-wb: error: unknown engine 'x'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(capsys, argv, message):
@@ -193,7 +196,8 @@ def test_render_cli(tmp_path, capsys):
     assert code == 0 and out.endswith("<|im_user|>user<|im_middle|>Hi<|im_end|><|im_assistant|>assistant<|im_middle|>\n")
     code, out, _ = run(capsys, "render", "--json", "--renderer", "llama.cpp", "--template", str(GOOD_TEMPLATE),
                        "--messages", str(msgs))
-    assert code == 0 and json.loads(out)["text"] == "<|im_user|>user<|im_middle|>Hi<|im_end|><|im_assistant|>assistant<|im_middle|>"
+    assert code == 0
+    assert json.loads(out)["text"] == "<|im_user|>user<|im_middle|>Hi<|im_end|><|im_assistant|>assistant<|im_middle|>"
 
 
 @pytest.mark.parametrize(

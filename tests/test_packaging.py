@@ -7,12 +7,16 @@ import subprocess
 import sys
 import tomllib
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def _pyproject_deps() -> list[str]:
+    """The runtime dependencies, then each extra's (without the extras that name the project itself)."""
     with open(ROOT / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]["dependencies"]
+        project = tomllib.load(f)["project"]
+    extras = project["optional-dependencies"]
+    return project["dependencies"] + [d for name in ("lab", "test") for d in extras[name]
+                                      if not d.startswith("kimi-workbench")]
 
 
 def _environment_deps() -> list[str]:
@@ -32,7 +36,8 @@ def test_llama_cpp_python_is_pinned():
 
 def test_import_is_light():
     code = ("import sys, workbench, workbench.pretok, workbench.tokenizer, workbench.chat, workbench.cli; "
-            "print(sorted(m for m in ('llama_cpp', 'transformers', 'ipywidgets', 'pandas', 'tokenizers', 'tiktoken', 'matplotlib', 'jinja2') "
+            "print(sorted(m for m in ('llama_cpp', 'transformers', 'ipywidgets', 'pandas', 'tokenizers', 'tiktoken', "
+            "'matplotlib', 'jinja2') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -42,3 +47,15 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme.index("make lab") < readme.index("make test") < readme.index("## Command line") < readme.index("## Python API")
+
+
+def test_the_test_tools_are_extras_not_runtime_dependencies():
+    runtime = {re.split(r"[<>=\[]", d)[0] for d in _pyproject_deps()[:_pyproject_deps().index("jupyterlab>=4.2")]}
+    assert not runtime & {"pytest", "hypothesis", "playwright", "nbclient", "nbformat", "ruff", "jupyterlab"}
+
+
+def test_there_is_a_licence_and_the_python_floor_is_tested():
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert project["license"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert project["requires-python"] == ">=3.11" and sys.version_info >= (3, 11)

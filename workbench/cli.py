@@ -135,7 +135,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     for cause, found in r.groups.items():
         print(f"\n{cause} ({r.counts[cause]:,}):")
         for x in found:
-            print(f"  {json.dumps(x.text, ensure_ascii=False):<16} {show_pieces(x.a, colour=False)} vs {show_pieces(x.b, colour=False)}")
+            print(f"  {json.dumps(x.text, ensure_ascii=False):<16} {show_pieces(x.a, colour=False)} "
+                  f"vs {show_pieces(x.b, colour=False)}")
     return 0
 
 

@@ -29,7 +29,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"{info.path}: GGUF v{first.version}, alignment {first.alignment}, {len(info.files)} file(s), "
           f"{format_size(info.total_bytes)}, {len(info.keys)} keys, {len(info.tensors):,} tensors")
     for f in info.files:
-        print(f"  {f.path.name}: {format_size(f.size)}, header {format_size(f.data_offset)}, {len(f.keys)} keys, {len(f.tensors)} tensors")
+        print(f"  {f.path.name}: {format_size(f.size)}, header {format_size(f.data_offset)}, {len(f.keys)} keys, "
+              f"{len(f.tensors)} tensors")
     if info.tensors:
         print("by type:  " + ", ".join(f"{k} {format_size(v)}" for k, v in info.by_type().items()))
         print("by role:  " + ", ".join(f"{k} {format_size(v)}" for k, v in info.by_role().items()))
@@ -158,7 +159,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"{p.path}: {p.offload.name} (-ngl {p.offload.n_gpu_layers}), context {p.n_ctx:,}")
     for device, need in p.need.items():
         have = p.vram if device == "GPU" else p.ram
-        print(f"  {device}: weights {format_size(p.weights_bytes.get(device, 0))} + KV {format_size(p.kv_by_device.get(device, 0))}"
+        print(f"  {device}: weights {format_size(p.weights_bytes.get(device, 0))} "
+              f"+ KV {format_size(p.kv_by_device.get(device, 0))}"
               f" + compute ~{format_size(p.compute_bytes.get(device, 0))} = {format_size(need)} of {format_size(have)}")
     print("this llama.cpp: " + ("loads it" if compat.ok else "would NOT load it")
           + "".join(f"\n  {c}" for c in compat.checks))

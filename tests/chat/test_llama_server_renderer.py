@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.conftest import REFERENCE
+from tests.helpers import REFERENCE
 from workbench.chat.bundled import bundled_template
 from workbench.chat.parity import parity
 from workbench.chat.render import RENDERERS, TemplateError, available_renderers, render

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REFERENCE
+from tests.helpers import REFERENCE
 from workbench.chat import TemplateError, mode_kwargs, render, split_reasoning, template_variables, thinking_switches
 
 K26_LIKE = ("{% for m in messages %}<|im_user|>user<|im_middle|>{{ m.content }}<|im_end|>{% endfor %}"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import REFERENCE, ROOT
+from tests.helpers import REFERENCE, ROOT
 from workbench.chat.parity import id_diff, parity, text_diff
 from workbench.chat.suite import SUITE
 from workbench.errors import UnknownNameError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REFERENCE
+from tests.helpers import REFERENCE
 from workbench.chat import RENDERERS, RendererLimitation, TemplateError, render
 
 TEMPLATES = REFERENCE / "templates"

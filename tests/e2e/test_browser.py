@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from workbench.run.llama_server import free_port
 
 NOTEBOOK = ROOT / "notebooks" / "05_offload_and_chat.ipynb"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.ggufio.conftest import TEMPLATE, sha
+from tests.helpers import TEMPLATE, sha
 from tests.test_cli import run
 
 

@@ -20,7 +20,7 @@ import textwrap
 import gguf
 import pytest
 
-from tests.ggufio.conftest import TEMPLATE
+from tests.helpers import TEMPLATE
 from workbench.ggufio.patch import patch, recover
 
 COUNTING = """

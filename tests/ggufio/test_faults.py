@@ -17,7 +17,7 @@ import textwrap
 import gguf
 import pytest
 
-from tests.ggufio.conftest import TEMPLATE
+from tests.helpers import TEMPLATE
 from workbench.ggufio.patch import patch, recover
 
 EOS_KEY = "tokenizer.ggml.eos_token_id"

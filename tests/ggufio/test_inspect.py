@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.ggufio.conftest import sha
+from tests.helpers import sha
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect, role_of
 

@@ -12,8 +12,19 @@ from gguf import GGMLQuantizationType as Q
 
 from workbench.errors import InputError
 from workbench.ggufio.kimi_shape import (
-    KIMI_K2, RECIPES, ROLES, TensorSpec, active_parameter_count, fallback, metadata, parameter_count, recipe,
-    tensor_bytes, tensor_table, tiny, typed_table,
+    KIMI_K2,
+    RECIPES,
+    ROLES,
+    TensorSpec,
+    active_parameter_count,
+    fallback,
+    metadata,
+    parameter_count,
+    recipe,
+    tensor_bytes,
+    tensor_table,
+    tiny,
+    typed_table,
 )
 
 
@@ -121,7 +132,9 @@ def test_unknown_recipe_lists_the_valid_ones():
 
 def test_tiny_shape_goes_through_the_same_table():
     small = tiny()
-    kinds = lambda shape: {t.kind for t in tensor_table(shape)}  # noqa: E731
+    def kinds(shape):
+        return {t.kind for t in tensor_table(shape)}
+
     assert kinds(small) == kinds(KIMI_K2)
     assert (small.blocks, small.hidden, small.heads, small.experts, small.experts_used) == (3, 64, 4, 8, 2)
     assert _by_name(small)["blk.2.ffn_up_exps.weight"].shape == (8, 32, 64)

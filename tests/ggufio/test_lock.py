@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from tests.ggufio.conftest import TEMPLATE, sha
+from tests.helpers import TEMPLATE, sha
 from workbench.ggufio.inspect import inspect
 from workbench.ggufio.lock import Busy, lock_path, writing
 from workbench.ggufio.patch import patch

@@ -8,11 +8,11 @@ import os
 import gguf
 import pytest
 
-from tests.ggufio.conftest import TEMPLATE, sha
+from tests.helpers import TEMPLATE, sha
 from workbench.errors import InputError
 from workbench.ggufio import patch as patch_mod
-from workbench.ggufio.inspect import inspect
 from workbench.ggufio.fixes import fix_kimi, kimi_fixes
+from workbench.ggufio.inspect import inspect
 from workbench.ggufio.patch import backup_path, padded_template, patch, plan, restore
 
 EOS_KEY, TEMPLATE_KEY = "tokenizer.ggml.eos_token_id", "tokenizer.chat_template"
@@ -31,7 +31,7 @@ def test_in_place_scalar_touches_four_bytes(model, assets):
     assert result.plan.mode == "in-place" and result.plan.write_bytes == 4
     diff = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
     assert len(after) == len(before) and 1 <= len(diff) <= 4 and max(diff) - min(diff) < 4
-    assert "llama.cpp EOS = %d" % (assets.n_ranks + 2) in result.verified
+    assert f"llama.cpp EOS = {assets.n_ranks + 2}" in result.verified
     assert inspect(model).tokenizer()["eos"]["content"] == "<|im_end|>"
     assert not any(p.name.endswith((".wb-journal", ".wb-backup")) for p in model.parent.iterdir())
 
@@ -131,7 +131,7 @@ def test_not_enough_disk_for_a_rewrite(model, monkeypatch):
 def test_missing_key_and_missing_vocabulary(model, assets, tmp_path):
     with pytest.raises(InputError, match="no key 'nope.key' to remove"):
         patch(model, {}, remove=["nope.key"])
-    from tests.ggufio.conftest import tensors, write_gguf
+    from tests.helpers import tensors, write_gguf
 
     bare = write_gguf(tmp_path / "bare.gguf", assets, tensors=tensors(0, ["output.weight"]), tokenizer=False)
     with pytest.raises(InputError, match="no tokenizer metadata"):

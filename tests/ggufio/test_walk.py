@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ggufio.conftest import tensors, write_gguf
+from tests.helpers import tensors, write_gguf
 from workbench.errors import InputError
 from workbench.ggufio.header import read_header
 from workbench.ggufio.mutate import slots

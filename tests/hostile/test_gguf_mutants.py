@@ -68,7 +68,7 @@ def test_three_hundred_mutants_through_the_api(tiny_model, tmp_path):
                     failures.append(f"{m.name}: {step}: not one line: {str(e)[:300]!r}")
                 if step == "patch" and hashlib.sha256(path.read_bytes()).digest() != before:
                     failures.append(f"{m.name}: a refused patch changed the file")
-            except BaseException as e:  # noqa: BLE001 - the point of the test
+            except BaseException as e:  # anything else is what this test looks for
                 failures.append(f"{m.name}: {step}: {type(e).__name__}: {str(e)[:200]}")
             if step == "patch":
                 litter = sorted(p.name for p in folder.iterdir() if p.name != "mutant.gguf")

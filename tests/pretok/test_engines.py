@@ -139,7 +139,8 @@ def test_bad_regex_is_a_clear_error(engine):
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(UnknownNameError, match=r"unknown scheme 'gpt5'; valid: kimi-k2, o200k, cl100k"):
         split("x", scheme="gpt5")
-    with pytest.raises(UnknownNameError, match=r"unknown engine 'pcre'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"):
+    with pytest.raises(UnknownNameError,
+                       match=r"unknown engine 'pcre'; valid: regex, tokenizers, llama.cpp, gigatoken, tiktoken"):
         split("x", engine="pcre")
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import CORPUS
+from tests.helpers import CORPUS
 from workbench.errors import InputError, UnknownNameError
 from workbench.pretok import SCHEMES, Branch, Scheme
 from workbench.pretok.engines import RegexEngine

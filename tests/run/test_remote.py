@@ -1,4 +1,5 @@
-"""The remote backend against real server processes on loopback: llama_cpp.server and llama-server, each serving the tiny model."""
+"""The remote backend against real server processes on loopback: llama_cpp.server and llama-server, each
+serving the tiny model."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def test_tiktoken_and_hf_give_identical_ids_on_the_corpus(assets, corpus_text):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_special_tokens_encode_to_their_ids(assets, impl):
     n = assets.n_ranks
-    text = "<|im_user|>user<|im_middle|>hi<|im_end|><think>x</think><|reserved_token_%d|>" % (n + 100)
+    text = f"<|im_user|>user<|im_middle|>hi<|im_end|><think>x</think><|reserved_token_{n + 100}|>"
     ids = assets.encode(text, impl=impl)
     assert ids[0] == n + 3 and n + 17 in ids and n + 2 in ids and ids[-1] == n + 100
     assert n + 22 in ids and n + 23 in ids  # <think>, </think>

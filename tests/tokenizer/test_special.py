@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import REFERENCE
+from tests.helpers import REFERENCE
 from workbench.tokenizer.special import KIMI_N_RANKS, N_SPECIAL, reserved_name, special_tokens, token_id
 
 TABLE = REFERENCE / "kimi-special-tokens.json"

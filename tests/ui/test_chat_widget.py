@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from workbench.chat.parity import parity
 from workbench.tokenizer import load
 from workbench.ui.chat import TemplatePlayground, parity_styler, prompt_html

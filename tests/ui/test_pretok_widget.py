@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from workbench.pretok import diff
 from workbench.pretok.pieces import Piece
 from workbench.ui.pretok import SplitCompare, diff_html, pieces_html
-from workbench.pretok import diff
 
 
 def test_typing_updates_both_views():

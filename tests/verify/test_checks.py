@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
-from tests.conftest import REFERENCE, ROOT
+from tests.helpers import REFERENCE, ROOT
 from workbench.errors import InputError
 from workbench.verify import check
+
 
 def _builtin_formatter(f) -> bool:
     """llama.cpp's built-in Kimi formatter inserts no default system prompt: a finding on llama.cpp, not the template."""

@@ -6,7 +6,7 @@ import gguf
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.verify.test_checks import _builtin_formatter
 from workbench.errors import InputError
 from workbench.tokenizer import load

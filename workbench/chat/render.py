@@ -204,7 +204,8 @@ class LlamaCppBuiltinRenderer(Renderer):
     def render(self, template, messages, *, add_generation_prompt, tools, limits=None, **kwargs):
         # llama.cpp's built-in formatters never run the template: they pick a format from its text
         if tools:
-            raise RendererLimitation("llama.cpp's built-in formatters take no tools (llama-server's Jinja engine, its default, does)")
+            raise RendererLimitation("llama.cpp's built-in formatters take no tools "
+                                     "(llama-server's Jinja engine, its default, does)")
         if kwargs:
             raise RendererLimitation(f"llama.cpp's built-in formatters take no template kwargs ({', '.join(kwargs)})")
         for m in messages:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ def value_types():
     return GGUFValueType, {int(t): np.dtype(d).newbyteorder("<") for t, d in GGUFReader.gguf_scalar_to_np.items()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def scalar_struct(dtype: np.dtype) -> struct.Struct:
     """The ``struct`` reader of one little-endian numpy scalar type: ``<u4 -> Struct('<I')``."""
     code = {("u", 1): "B", ("i", 1): "b", ("u", 2): "H", ("i", 2): "h", ("u", 4): "I", ("i", 4): "i", ("u", 8): "Q",
@@ -144,7 +144,7 @@ class Header:
     def ints(self, key: str) -> list[int]:
         """An array key the caller reads as integers (token types); any other type is a one-line error."""
         f = self._array_field(key)
-        if f.sub_type not in _INT_CODES():
+        if f.sub_type not in _int_codes():
             raise InputError(f"{self.path}: {key} is {f.type_name}, expected an array of integers")
         return self.array(key)
 
@@ -153,7 +153,7 @@ class Header:
         f = self.fields.get(key)
         if f is None:
             return None
-        if f.is_array or f.type not in _INT_CODES():
+        if f.is_array or f.type not in _int_codes():
             raise InputError(f"{self.path}: {key} is {f.type_name}, expected an integer")
         return f.value
 
@@ -170,7 +170,7 @@ class Header:
 
 
 @lru_cache(maxsize=1)
-def _INT_CODES() -> frozenset[int]:  # noqa: N802
+def _int_codes() -> frozenset[int]:
     vt = _vt()
     return frozenset(int(t) for t in (vt.UINT8, vt.INT8, vt.UINT16, vt.INT16, vt.UINT32, vt.INT32, vt.UINT64, vt.INT64))
 

@@ -227,7 +227,7 @@ def read_file(path: Path) -> FileInfo:
     keys = {}
     for name, f in h.fields.items():
         if f.count is not None:
-            head = [h.item(name, i) for i in range(min(ARRAY_PREVIEW, f.count))] 
+            head = [h.item(name, i) for i in range(min(ARRAY_PREVIEW, f.count))]
             keys[name] = KeyInfo(name, f.type_name, head, f.count)
         else:
             keys[name] = KeyInfo(name, f.type_name, f.value)

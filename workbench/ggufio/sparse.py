@@ -29,7 +29,8 @@ import tempfile
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.ggufio.kimi_shape import KIMI_K2, KimiShape, Recipe, recipe as get_recipe, typed_table
+from workbench.ggufio.kimi_shape import KIMI_K2, KimiShape, Recipe, typed_table
+from workbench.ggufio.kimi_shape import recipe as get_recipe
 from workbench.ggufio.tiny import check_target, write_shaped
 from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.special import EOS, EOS_OLD, KIMI_N_RANKS, N_SPECIAL, special_tokens

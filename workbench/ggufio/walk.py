@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import InputError
-from workbench.ggufio.header import U32, U64, MAX_DIMS, Field, Header, Tensor, scalar_struct, value_types
+from workbench.ggufio.header import MAX_DIMS, U32, U64, Field, Header, Tensor, scalar_struct, value_types
 
 _FIRST_READ = 256 << 10
 _I64_MAX = 2**63 - 1
@@ -167,7 +167,8 @@ def _walk(p: Path, b: _Bytes, size: int) -> Header:
                 fields[name] = Field(name, vtype, off, sub, count)
                 off += width * count
             elif sub == array:
-                raise InputError(f"{p}: key {label} (item type at byte {off - 12:,}) is an array of arrays, which the workbench does not read")
+                raise InputError(f"{p}: key {label} (item type at byte {off - 12:,}) is an array of arrays, "
+                                 "which the workbench does not read")
             else:
                 raise InputError(f"{p}: bad GGUF header: key {label} has unknown item type {sub} at byte {off - 12:,}")
         elif vtype in scalars:

@@ -10,13 +10,13 @@
 - :mod:`.fuzz`     ``find_divergences``: fuzzing with shrinking, grouped by cause
 """
 
-from workbench.pretok.causes import CAUSES, classify
 from workbench.pretok.align import Diff, Divergence, diff
+from workbench.pretok.causes import CAUSES, classify
+from workbench.pretok.corpus import ScanResult, scan
 from workbench.pretok.engines import ENGINES, Engine
 from workbench.pretok.fuzz import FuzzReport, find_divergences
-from workbench.pretok.corpus import ScanResult, scan
-from workbench.pretok.schemes import SCHEMES, Branch, Scheme, register_scheme
 from workbench.pretok.pieces import Piece, spans, split
+from workbench.pretok.schemes import SCHEMES, Branch, Scheme, register_scheme
 
 __all__ = [
     "CAUSES", "ENGINES", "SCHEMES", "Branch", "Diff", "Divergence", "Engine", "FuzzReport",

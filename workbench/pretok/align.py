@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from workbench.pretok.causes import classify
 from workbench.pretok.engines import Engine
-from workbench.pretok.schemes import Scheme
 from workbench.pretok.pieces import Cut, Piece, resolve_engine, resolve_scheme, spans
+from workbench.pretok.schemes import Scheme
 
 
 @dataclass(frozen=True)

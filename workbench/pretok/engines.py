@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from importlib import metadata
 
 import regex
@@ -83,7 +83,7 @@ class Engine(ABC):
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_v1(pattern: str) -> regex.Pattern:
     """Compile with the ``regex`` module in VERSION1 (``&&`` = class intersection)."""
     try:
@@ -92,7 +92,7 @@ def compile_v1(pattern: str) -> regex.Pattern:
         raise InputError(f"invalid regex {pattern!r}: {e}") from e
 
 
-@lru_cache(maxsize=None)
+@cache
 def grouped(scheme: Scheme) -> regex.Pattern:
     """One named group per branch, so ``m.lastgroup`` names the alternative."""
     for b in scheme.branches:
@@ -117,7 +117,7 @@ class RegexEngine(Engine):
         return f"regex {metadata.version('regex')}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _split_pretokenizer(pattern: str):
     from tokenizers import Regex, pre_tokenizers
 

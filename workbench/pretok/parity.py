@@ -25,9 +25,9 @@ from itertools import combinations
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.pretok import sources
 from workbench.pretok.align import diff
 from workbench.pretok.engines import Engine
-from workbench.pretok import sources
 from workbench.pretok.fuzz import fuzz_texts, shrink
 from workbench.pretok.pieces import resolve_engine, resolve_scheme, spans
 from workbench.pretok.schemes import Scheme
@@ -203,7 +203,10 @@ def engine_parity(
                 if shrinks[d.cause] >= 4 * examples_per_cause:
                     continue
                 shrinks[d.cause] += 1
-                still = (lambda t, c=d.cause: c in _causes(t, sch, ea, eb))
+
+                def still(t, c=d.cause, ea=ea, eb=eb):
+                    return c in _causes(t, sch, ea, eb)
+
                 # start from the stretch with a little context: shrinking a whole corpus line costs more calls
                 start = next((c for c in (text[max(0, d.start - pad):d.end + pad] for pad in (0, 4, 16)) if still(c)), text)
                 small = shrink(start, still)

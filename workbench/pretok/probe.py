@@ -389,9 +389,14 @@ def _probe_all(chains: Sequence[Chains], encode: Encode, merges: bool,
             if merges:  # llama.cpp merges what the list says
                 done: set[str] = set()
                 found = {m for g in group for m in g.merges(strings, done)}
-                joins = lambda token, at, found=found: (token, at) in found  # noqa: E731
+
+                def joins(token, at, found=found):
+                    return (token, at) in found
             else:  # tiktoken and gigatoken merge any two tokens that make a token
-                found, joins = (), lambda token, at, strings=strings: token in strings  # noqa: E731
+                found = ()
+
+                def joins(token, at, strings=strings):
+                    return token in strings
             probe = Probe.build(strings, found)
             texts = [g.text for g in group]
             for t, ids in zip(texts, encode(probe, texts)):

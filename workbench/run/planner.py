@@ -28,8 +28,8 @@ from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.ggufio.inspect import GGUFInfo, inspect
-from workbench.units import parse_size
 from workbench.run.offload import Offload, n_cpu_moe, preset
+from workbench.units import parse_size
 
 _BLOCK = re.compile(r"^blk\.(\d+)\.")
 @dataclass

@@ -19,8 +19,8 @@ from workbench.chat.render import read_template
 from workbench.errors import InputError
 from workbench.tokenizer.assets import load
 from workbench.tokenizer.special import EOS, NAMED
-from workbench.verify.report import Finding, Report
 from workbench.verify.gguf import check_gguf_keys
+from workbench.verify.report import Finding, Report
 from workbench.verify.templates import check_template
 from workbench.verify.tokenizer import check_eos, check_ids, check_layout
 

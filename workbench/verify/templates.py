@@ -16,8 +16,8 @@ import json
 import re
 from collections.abc import Iterable
 
-from workbench.chat.parity import parity
 from workbench.chat.modes import THINKING_SWITCHES, mode_kwargs, template_variables, thinking_switches
+from workbench.chat.parity import parity
 from workbench.chat.render import TemplateError, render
 from workbench.chat.suite import SUITE, Case
 from workbench.verify.report import Report
@@ -159,7 +159,8 @@ def _tool_json(ok: dict[str, str], report: Report) -> None:
                 if m.group(1) != compact:
                     spaced.append(f"{what} ({name}): {m.group(1)[:40]!r}")
     if spaced:
-        report.add("tool-call-json", "warning", "spaced JSON where Kimi expects compact ({\"a\":\"1\"}): " + "; ".join(spaced[:3]))
+        report.add("tool-call-json", "warning",
+                   "spaced JSON where Kimi expects compact ({\"a\":\"1\"}): " + "; ".join(spaced[:3]))
 
 
 def _tool_results(ok: dict[str, str], report: Report) -> None:
@@ -186,7 +187,8 @@ def _parity(template: str, report: Report, tokenizer) -> None:
                        f"{name} renders {len(by['differs'])} case(s) differently from {table.baseline} "
                        f"({', '.join(c.case for c in by['differs'])}); first, {first.case}: "
                        f"{first.text_diff().splitlines()[0][:160]}{ids}"
-                       + ("; llama-server serves this with --no-jinja (its default is the Jinja engine)" if name == "llama.cpp" else ""))
+                       + ("; llama-server serves this with --no-jinja (its default is the Jinja engine)"
+                          if name == "llama.cpp" else ""))
         own = [c for c in by["fails"] if c.baseline_error is None]
         if own:
             report.add("renderer-parity", "warning", f"{name} fails on {', '.join(c.case for c in own)} "
