@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CORPUS
+from tests.helpers import CORPUS, tensors, write_gguf
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +53,7 @@ def llama_server_binary() -> Path:
 def aborting_model(tiny_model, tmp_path) -> Path:
     """The tiny model with one token spelled like another: llama.cpp's vocabulary loader aborts on it
     (``GGML_ASSERT(id_to_token.size() == token_to_id.size())``, src/llama-vocab.cpp) instead of reporting."""
-    from workbench.ggufio.header import read_header
+    from workbench.gguffile import read_header
 
     path = tmp_path / "Kimi-K2-Duplicate-Token.gguf"
     data = bytearray(tiny_model.read_bytes())
@@ -65,3 +65,30 @@ def aborting_model(tiny_model, tmp_path) -> Path:
     data[start:start + len(tokens[a].encode())] = tokens[a].encode()  # token a+1 now reads as token a
     path.write_bytes(bytes(data))
     return path
+
+
+# GGUF fixtures: a small model-shaped file with tensors of several types, and a two-file split set
+
+
+@pytest.fixture(scope="session")
+def assets(tiny_vocab):
+    from workbench.tokenizer import load
+
+    return load(tiny_vocab)
+
+
+@pytest.fixture
+def model(assets, tmp_path) -> Path:
+    names = ["token_embd.weight", "blk.0.attn_q_a.weight", "blk.0.ffn_up_exps.weight", "blk.0.ffn_gate_shexp.weight",
+             "blk.0.attn_norm.weight", "output.weight"]
+    return write_gguf(tmp_path / "old-model.gguf", assets, tensors=tensors(0, names))
+
+
+@pytest.fixture
+def split_set(assets, tmp_path) -> list[Path]:
+    first = tmp_path / "Kimi-K2-Fixture-Q8_0-00001-of-00002.gguf"
+    second = tmp_path / "Kimi-K2-Fixture-Q8_0-00002-of-00002.gguf"
+    write_gguf(first, assets, tensors=tensors(1, ["token_embd.weight", "blk.0.attn_q_a.weight"]), split=(0, 2))
+    write_gguf(second, assets, tensors=tensors(2, ["blk.0.ffn_up_exps.weight", "output.weight"]), split=(1, 2),
+               tokenizer=False)
+    return [first, second]

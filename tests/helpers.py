@@ -11,7 +11,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer
+from workbench.gguffile.bpe import add_minimal_hparams
+from workbench.tokenizer.gguf_vocab import add_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus"

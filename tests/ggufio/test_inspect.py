@@ -81,7 +81,7 @@ def test_the_header_index_agrees_with_gguf_reader(model, split_set):
     """The fast index and gguf-py's reader see the same keys, values, offsets and tensors."""
     import gguf
 
-    from workbench.ggufio.header import read_header
+    from workbench.gguffile import read_header
 
     for path in [model, *split_set]:
         h, r = read_header(path), gguf.GGUFReader(path)

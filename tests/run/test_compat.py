@@ -34,8 +34,9 @@ def test_an_unknown_pre_tokenizer_in_llama_cpps_words(tmp_path):
 def test_an_unknown_architecture(tmp_path, tiny_vocab):
     import gguf
 
+    from workbench.gguffile.bpe import add_minimal_hparams
     from workbench.tokenizer import load
-    from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer
+    from workbench.tokenizer.gguf_vocab import add_tokenizer
 
     assets, path = load(tiny_vocab), tmp_path / "future.gguf"
     w = gguf.GGUFWriter(path, arch="deepseek9")  # an architecture from a newer llama.cpp

@@ -62,7 +62,7 @@ def test_bpe_vocab_with_explicit_merges(tmp_path):
     applies them; an empty merge list still loads (llama.cpp refuses a BPE vocabulary without merges)."""
     import llama_cpp
 
-    from workbench.tokenizer.gguf_vocab import add_bpe_tokenizer, add_minimal_hparams, write_bpe_gguf
+    from workbench.gguffile.bpe import add_bpe_tokenizer, add_minimal_hparams, write_bpe_gguf
 
     tokens = [bytes([b]) for b in range(256)] + ["é".encode(), b"ab", "aé".encode()]
     merges = [(256, 1), (257, 1), (258, 1)]  # é = C3|A9, ab = a|b, aé = a|é

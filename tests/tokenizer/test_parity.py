@@ -11,11 +11,12 @@ import pytest
 from tokenizers import Tokenizer, normalizers
 
 from workbench.errors import InputError
+from workbench.gguffile.bpe import add_minimal_hparams
 from workbench.pretok.pieces import split
 from workbench.pretok.probed import LlamaCppEngine
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer import load
-from workbench.tokenizer.gguf_vocab import add_minimal_hparams, add_tokenizer
+from workbench.tokenizer.gguf_vocab import add_tokenizer
 from workbench.tokenizer.parity import CAUSES, format_report, token_parity
 
 ALL = ("tiktoken", "hf", "llama.cpp")

@@ -14,9 +14,9 @@ import os
 from contextlib import nullcontext
 
 from workbench.errors import InputError
+from workbench.gguffile import writing
 from workbench.ggufio.inspect import inspect, split_members
 from workbench.ggufio.journal import recover
-from workbench.ggufio.lock import writing
 from workbench.ggufio.patch import TEMPLATE_KEY, Result, patch
 
 

@@ -1,7 +1,7 @@
 """Inspect a GGUF file or split set from its headers: keys, tensors, totals, tokenizer.
 
 ``inspect(path)`` opens every file of the set ``path`` belongs to (``X-00002-of-00008.gguf``
-finds its seven siblings) and indexes its header (:mod:`workbench.ggufio.header`): tensor
+finds its seven siblings) and indexes its header (:mod:`workbench.gguffile`): tensor
 data is never read, long arrays are decoded only when asked for, so a 400 GB set costs
 milliseconds.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.ggufio.header import Header, read_header
+from workbench.gguffile import Header, read_header
 
 SPLIT_NAME = re.compile(r"^(?P<stem>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 ARRAY_PREVIEW = 8

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.ggufio.lock import journal_path, writing
+from workbench.gguffile.lock import journal_path, writing
 
 
 def rewrite_temp(path: Path) -> Path:

@@ -41,10 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import InputError, WorkbenchError
-from workbench.ggufio.header import read_header, value_types
+from workbench.gguffile import read_header, value_types, writing
 from workbench.ggufio.inspect import inspect, split_members
 from workbench.ggufio.journal import apply_edits, commit, fsync_dir, old_link, recover, rewrite_temp
-from workbench.ggufio.lock import writing
 
 BACKUP_SUFFIX = ".wb-backup"
 TEMPLATE_KEY = "tokenizer.chat_template"
@@ -496,7 +495,7 @@ def patch(
 ) -> list[Result]:
     """Set ``values`` (key -> new value; types kept) and remove keys in the file(s) of ``path``.
 
-    The whole run holds the write lock on every file of the set (:mod:`workbench.ggufio.lock`):
+    The whole run holds the write lock on every file of the set (:mod:`workbench.gguffile.lock`):
     another writer is refused at once, or waited for up to ``wait`` seconds.
     """
     members = split_members(path)

@@ -199,8 +199,8 @@ class LlamaCppEngine(ProbeEngine):
     needs_merges = True
 
     def encode(self, probe: Probe, scheme: Scheme, native: str, texts: Sequence[str]) -> list[list[int]]:
+        from workbench.gguffile.bpe import write_bpe_gguf
         from workbench.llamacpp import LlamaRefusal, probe_vocab
-        from workbench.tokenizer.gguf_vocab import write_bpe_gguf
 
         path = self.temp_path(".gguf")
         try:  # a scratch file we wrote, read once, right away: no atomic rename, no isolation

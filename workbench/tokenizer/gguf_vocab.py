@@ -17,23 +17,21 @@ pre-fix file). ``control_all=True`` types every special slot CONTROL, as llama.c
 :func:`read_vocab_gguf` goes the other way: it turns ``tokenizer.ggml.tokens`` back into
 tiktoken ranks (NORMAL tokens, byte-level spelling undone) and special tokens (every other
 type; CONTROL counts as special), so the same checks and encoders run on a user's GGUF.
-Only the metadata is read (through the header index of ``workbench.ggufio.header``; tensor data is never touched).
+Only the metadata is read (through the header index of ``workbench.gguffile``; tensor data is never touched).
 A later split of a set has no tokenizer keys: the error names split 1.
-:func:`write_bpe_gguf` writes any byte-level BPE vocabulary with explicit merges (the probe
-vocabularies of :mod:`workbench.pretok.probe`), its string arrays packed in one go.
-Not here: model tensors (the GGUF package's tiny-model builder).
+Not here: the format itself (byte-level spelling, merges, the generic BPE writer:
+:mod:`workbench.gguffile.bpe`), model tensors (``workbench.models``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.files import atomic_path
+from workbench.gguffile.bpe import add_minimal_hparams, byte_level, byte_table, merge_of
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.special import BOS, EOS, PAD, SpecialToken
@@ -42,39 +40,6 @@ from workbench.tokenizer.special import BOS, EOS, PAD, SpecialToken
 ROLE_KEYS = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id",
              "pad": "tokenizer.ggml.padding_token_id", "unk": "tokenizer.ggml.unknown_token_id"}
 _SPLIT_NAME = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
-
-
-def _byte_level(token: bytes, table: dict[int, str]) -> str:
-    """GPT-2 byte-level spelling: ``b" a" -> "Ġa"``."""
-    return "".join(table[b] for b in token)
-
-
-@lru_cache(maxsize=1)
-def byte_table() -> dict[int, str]:
-    """GPT-2's byte -> printable character table (``0x20 -> "Ġ"``), gguf's copy of transformers' one."""
-    from gguf.vocab import bytes_to_unicode
-
-    return bytes_to_unicode()
-
-
-def merge_of(token: bytes, ranks: dict[bytes, int]) -> tuple[bytes, bytes]:
-    """The one merge that makes ``token``: BPE on its bytes with only lower ranks, until two parts.
-
-    This is how GGUF conversions of tiktoken vocabularies (Qwen, Kimi) derive merges, one per
-    non-byte token, in rank order: ``(b"ab", {a:0, b:1, ab:2}) -> (b"a", b"b")``.
-    """
-    rank = ranks[token]
-    parts = [bytes([b]) for b in token]
-    while len(parts) > 2:
-        best = min(((ranks.get(parts[i] + parts[i + 1]), i) for i in range(len(parts) - 1)
-                    if ranks.get(parts[i] + parts[i + 1], rank) < rank), default=None)
-        if best is None:
-            break
-        i = best[1]
-        parts[i:i + 2] = [parts[i] + parts[i + 1]]
-    if len(parts) != 2:
-        raise InputError(f"token {token!r} (rank {rank}) is not the merge of two lower-ranked tokens")
-    return parts[0], parts[1]
 
 
 def add_tokenizer(writer, assets: TokenizerAssets, *, eos: str = EOS, chat_template: str | None = None,
@@ -86,7 +51,7 @@ def add_tokenizer(writer, assets: TokenizerAssets, *, eos: str = EOS, chat_templ
     tokens = [""] * assets.vocab_size
     types = [gguf.TokenType.UNUSED] * assets.vocab_size
     for token, rank in assets.ranks.items():
-        tokens[rank], types[rank] = _byte_level(token, table), gguf.TokenType.NORMAL
+        tokens[rank], types[rank] = byte_level(token, table), gguf.TokenType.NORMAL
     for t in assets.specials.values():
         if t.id >= assets.vocab_size:
             raise InputError(f"special token {t.content!r} has id {t.id} beyond the vocabulary ({assets.vocab_size})")
@@ -101,7 +66,7 @@ def add_tokenizer(writer, assets: TokenizerAssets, *, eos: str = EOS, chat_templ
     writer.add_tokenizer_pre("kimi-k2")
     writer.add_token_list(tokens)
     writer.add_token_types(types)
-    writer.add_token_merges([f"{_byte_level(left, table)} {_byte_level(right, table)}" for left, right in merges])
+    writer.add_token_merges([f"{byte_level(left, table)} {byte_level(right, table)}" for left, right in merges])
     writer.add_bos_token_id(ids[BOS])
     writer.add_eos_token_id(ids[eos])
     writer.add_pad_token_id(ids[PAD])
@@ -109,106 +74,6 @@ def add_tokenizer(writer, assets: TokenizerAssets, *, eos: str = EOS, chat_templ
     template = chat_template if chat_template is not None else assets.chat_template
     if template:
         writer.add_chat_template(template)
-
-
-def add_bpe_tokenizer(writer, tokens: Sequence[bytes], merges: Iterable[tuple[int, int]], *, pre: str,
-                      control: Sequence[str] = ()) -> None:
-    """Add a byte-level BPE vocabulary with explicit merges to a ``gguf.GGUFWriter``.
-
-    ``tokens`` are NORMAL tokens by id; ``merges`` are ``(id, at)`` in rank order, the merge
-    that makes token ``id`` from its bytes ``[:at]`` and ``[at:]``; ``control`` names CONTROL
-    tokens appended after them (the first is BOS and EOS, if any):
-    ``([b"a", b"b", b"ab"], [(2, 1)], pre="kimi-k2")`` writes the merge ``"a b"``.
-    """
-    import gguf
-
-    spelled = [t.decode("latin-1").translate(_byte_level_map()) for t in tokens]  # _byte_level, in C
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre(pre)
-    writer.add_token_list(spelled + list(control))
-    writer.add_token_types([int(gguf.TokenType.NORMAL)] * len(tokens) + [int(gguf.TokenType.CONTROL)] * len(control))
-    # gguf skips an empty array, and llama.cpp refuses a BPE vocabulary without merges (kimi-k2 aside):
-    # "\u2400 \u2400" names no byte-level token (their characters are Latin-1 and U+0100..U+0143)
-    writer.add_token_merges([f"{spelled[i][:at]} {spelled[i][at:]}" for i, at in merges] or ["\u2400 \u2400"])
-    if control:
-        writer.add_bos_token_id(len(tokens))
-        writer.add_eos_token_id(len(tokens))
-    writer.add_add_bos_token(False)
-
-
-@lru_cache(maxsize=1)
-def _byte_level_map() -> dict[int, str]:
-    """:func:`byte_table` keyed for ``str.translate`` of a Latin-1-decoded token."""
-    return dict(byte_table())
-
-
-def write_bpe_gguf(path: str | os.PathLike[str], tokens: Sequence[bytes], merges: Iterable[tuple[int, int]], *,
-                   pre: str, control: Sequence[str] = ("<|bos|>",), atomic: bool = True) -> Path:
-    """A vocab-only ``deepseek2`` GGUF with :func:`add_bpe_tokenizer`'s vocabulary, for llama.cpp.
-
-    ``atomic=False`` writes in place, for scratch files nobody else reads (no fsync).
-    """
-    out = Path(path)
-    if atomic:
-        with atomic_path(out) as tmp:
-            _write_bpe_gguf(tmp, tokens, merges, pre=pre, control=control)
-    else:
-        _write_bpe_gguf(out, tokens, merges, pre=pre, control=control)
-    return out
-
-
-def _write_bpe_gguf(path: Path, tokens: Sequence[bytes], merges: Iterable[tuple[int, int]], *, pre: str,
-                    control: Sequence[str]) -> None:
-    w = _array_writer()(path, arch="deepseek2")
-    add_minimal_hparams(w, len(tokens) + len(control))
-    add_bpe_tokenizer(w, tokens, merges, pre=pre, control=control)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-
-
-@lru_cache(maxsize=1)
-def _array_writer():
-    """``gguf.GGUFWriter`` packing string and int arrays in one go (little-endian only).
-
-    gguf packs array items one at a time in Python, ~4 µs each; a probe vocabulary
-    (:mod:`workbench.pretok.probe`) writes a million merges. Same bytes, ~20x faster.
-    """
-    import struct
-    from itertools import chain
-
-    import gguf
-
-    length = struct.Struct("<Q").pack
-
-    class ArrayWriter(gguf.GGUFWriter):
-        def _pack_val(self, val, vtype, add_vtype, sub_type=None):
-            if (vtype == gguf.GGUFValueType.ARRAY and sub_type is None and isinstance(val, list) and val
-                    and self.endianess == gguf.GGUFEndian.LITTLE):
-                head = struct.pack("<I", vtype) if add_vtype else b""
-                kinds = set(map(type, val))
-                if kinds == {str}:
-                    data = [v.encode("utf-8") for v in val]
-                    return head + struct.pack("<IQ", gguf.GGUFValueType.STRING, len(val)) + \
-                        b"".join(chain.from_iterable(zip(map(length, map(len, data)), data)))
-                if kinds == {int}:
-                    return head + struct.pack(f"<IQ{len(val)}i", gguf.GGUFValueType.INT32, len(val), *val)
-            return super()._pack_val(val, vtype, add_vtype, sub_type)
-
-    return ArrayWriter
-
-
-def add_minimal_hparams(writer, vocab_size: int, *, context_length: int = 262144) -> None:
-    """The minimal ``deepseek2`` hyper-parameters llama.cpp reads before it stops at ``vocab_only``."""
-    writer.add_block_count(1)
-    writer.add_context_length(context_length)
-    writer.add_embedding_length(64)
-    writer.add_feed_forward_length(128)
-    writer.add_head_count(1)
-    writer.add_head_count_kv(1)
-    writer.add_layer_norm_rms_eps(1e-6)
-    writer.add_vocab_size(vocab_size)
 
 
 def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, eos: str = EOS,
@@ -239,7 +104,7 @@ def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
     """Tokenizer assets from a GGUF file's metadata (the first file of a split set)."""
     import gguf
 
-    from workbench.ggufio.header import read_header
+    from workbench.gguffile import read_header
 
     p = Path(path)
     header = read_header(p)  # a header index: 0.1 s for a real Kimi header, where GGUFReader takes ~10 s

@@ -11,14 +11,14 @@ import threading
 import pytest
 
 from tests.helpers import TEMPLATE, sha
+from workbench.gguffile.lock import Busy, lock_path, writing
 from workbench.ggufio.inspect import inspect
-from workbench.ggufio.lock import Busy, lock_path, writing
 from workbench.ggufio.patch import patch
 
 EOS, BOS = "tokenizer.ggml.eos_token_id", "tokenizer.ggml.bos_token_id"
 HOLD = """
 import sys
-from workbench.ggufio.lock import writing
+from workbench.gguffile import writing
 with writing([sys.argv[1]]):
     print("held", flush=True)
     sys.stdin.read()

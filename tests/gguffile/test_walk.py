@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import tensors, write_gguf
 from workbench.errors import InputError
-from workbench.ggufio.header import read_header
+from workbench.gguffile import read_header
 from workbench.ggufio.mutate import slots
 from workbench.tokenizer import load
 

@@ -1,6 +1,6 @@
 """The bounded walk over a GGUF header's bytes: every count and length checked before it is used.
 
-:func:`parse` reads a header the way :mod:`workbench.ggufio.header` indexes it (GGUF v2/v3,
+:func:`read_header` (through :func:`parse`) reads a header the way :mod:`workbench.gguffile.header` indexes it (GGUF v2/v3,
 little-endian: magic, version, tensor and key counts, key/value pairs, tensor infos, aligned
 data), but trusts nothing in it: key and tensor counts, string lengths, array item types and
 counts, value type codes, ``n_dims <= 4`` and dims whose product fits, tensor types, offsets
@@ -14,8 +14,8 @@ a reader cannot end it with SIGBUS.
     >>> parse(Path("bad.gguf"), open("bad.gguf", "rb"))    # doctest: +SKIP
     InputError: bad.gguf: truncated GGUF header or corrupt count: tokenizer.ggml.tokens count 4,294,967,295 …
 
-Not here: the index it builds (:mod:`workbench.ggufio.header`), reading a consistent file
-while a writer works (:mod:`workbench.ggufio.lock`).
+Not here: the index it builds (:mod:`workbench.gguffile.header`), reading a consistent file
+while a writer works (:mod:`workbench.gguffile.lock`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import InputError
-from workbench.ggufio.header import MAX_DIMS, U32, U64, Field, Header, Tensor, scalar_struct, value_types
+from workbench.gguffile.header import MAX_DIMS, U32, U64, Field, Header, Tensor, scalar_struct, value_types
+from workbench.gguffile.lock import consistent
 
 _FIRST_READ = 256 << 10
 _I64_MAX = 2**63 - 1
@@ -92,6 +93,16 @@ class _Bytes:
         except UnicodeDecodeError as e:
             raise InputError(f"{self.path}: bad GGUF header: {what} at byte {off:,} is not UTF-8 "
                              f"(byte {off + 8 + e.start:,})") from None
+
+
+def read_header(path: str | os.PathLike[str]) -> Header:
+    """Index the header of one GGUF file; a malformed one is a one-line :class:`InputError`.
+
+    Every count and length is checked first (:func:`parse`). Never half a patch: the read waits
+    out a writer's in-place patch and is repeated if the file changed meanwhile
+    (:func:`workbench.gguffile.lock.consistent`).
+    """
+    return consistent(Path(path), parse)
 
 
 def parse(p: Path) -> Header:

@@ -9,13 +9,13 @@ lies, and decodes arrays only when asked. Value types, their widths and quantisa
 sizes come from the ``gguf`` package; the tests compare this index with ``GGUFReader`` key
 by key and tensor by tensor. Writing stays with gguf-py.
 
-Every file is untrusted: the walk that builds the index (:mod:`workbench.ggufio.walk`) checks
+Every file is untrusted: the walk that builds the index (:mod:`workbench.gguffile.walk`) checks
 each count and length against the bytes the file has before anything is allocated or read,
 and keeps the header bytes in memory, so later array reads see the bytes the index was built
 from. The keys a caller interprets are read typed (:meth:`Header.strings`, :meth:`Header.ints`,
 :meth:`Header.int_value`): another type is a one-line error, not a surprise further on.
 
-    >>> h = read_header("model.gguf")                       # doctest: +SKIP
+    >>> h = read_header("model.gguf")       # workbench.gguffile.read_header   # doctest: +SKIP
     >>> h.value("tokenizer.ggml.eos_token_id"), h.fields["tokenizer.ggml.eos_token_id"].offset   # doctest: +SKIP
     >>> h.strings("tokenizer.ggml.tokens")[163586]          # doctest: +SKIP
     '<|im_end|>'
@@ -23,7 +23,6 @@ from. The keys a caller interprets are read typed (:meth:`Header.strings`, :meth
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -173,16 +172,3 @@ class Header:
 def _int_codes() -> frozenset[int]:
     vt = _vt()
     return frozenset(int(t) for t in (vt.UINT8, vt.INT8, vt.UINT16, vt.INT16, vt.UINT32, vt.INT32, vt.UINT64, vt.INT64))
-
-
-def read_header(path: str | os.PathLike[str]) -> Header:
-    """Index the header of one GGUF file; a malformed one is a one-line :class:`InputError`.
-
-    The walk (:func:`workbench.ggufio.walk.parse`) checks every count and length first. Never
-    half a patch: the read waits out a writer's in-place patch and is repeated if the file
-    changed meanwhile (:func:`workbench.ggufio.lock.consistent`).
-    """
-    from workbench.ggufio.lock import consistent
-    from workbench.ggufio.walk import parse
-
-    return consistent(Path(path), parse)
