@@ -183,7 +183,7 @@ def _weights(table: list[TensorSpec], seed: int) -> list[np.ndarray]:
 
 def default_vocab() -> TokenizerAssets:
     """The Kimi-layout vocabulary :func:`workbench.tokenizer.train.build_vocab` trains (deterministic)."""
-    from workbench.tokenizer.assets import load
+    from workbench.tokenizer import load
     from workbench.tokenizer.train import build_vocab
 
     with tempfile.TemporaryDirectory() as d:
@@ -209,7 +209,7 @@ def make_tiny_model(out: str | os.PathLike[str], *, layers: int = 3, experts: in
     elif isinstance(vocab, TokenizerAssets):
         assets = vocab
     else:
-        from workbench.tokenizer.assets import load
+        from workbench.tokenizer import load
 
         assets = load(vocab)
     shape = replace(shape, vocab=assets.vocab_size)

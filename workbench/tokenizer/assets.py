@@ -2,11 +2,12 @@
 
 An HF snapshot folder as Moonshot ships it holds ``tiktoken.model`` (BPE ranks),
 ``tokenizer_config.json`` (special tokens in ``added_tokens_decoder``, bos/eos/pad, maybe
-``chat_template``) and, in newer repos, ``chat_template.jinja``. :func:`load` reads such a
+``chat_template``) and, in newer repos, ``chat_template.jinja``. :func:`load_folder` reads such a
 folder (the user's, or one built by :func:`workbench.tokenizer.train.build_vocab`) and fills
 the special slots the config does not name with ``<|reserved_token_{id}|>`` exactly as
-Moonshot's ``tokenization_kimi.py`` does. It also reads a GGUF file's ``tokenizer.ggml.*``
-metadata (:mod:`workbench.tokenizer.gguf_vocab`). Encoders over the same ranks:
+Moonshot's ``tokenization_kimi.py`` does. A GGUF file's ``tokenizer.ggml.*`` metadata becomes
+the same assets in :mod:`workbench.tokenizer.gguf_vocab`; :func:`workbench.tokenizer.load`
+takes either. Encoders over the same ranks:
 
 - :meth:`TokenizerAssets.tiktoken` — ``tiktoken.Encoding`` with Kimi's pattern, what
   ``tokenization_kimi.py`` runs (the reference);
@@ -213,18 +214,14 @@ def specials_from_config(config: dict, n_ranks: int) -> dict[int, SpecialToken]:
     return dict(sorted(out.items()))
 
 
-def load(path: str | os.PathLike[str], *, require_ranks: bool = True) -> TokenizerAssets:
-    """Tokenizer assets from an HF snapshot folder (or its ``tokenizer_config.json``) or a GGUF file.
+def load_folder(path: str | os.PathLike[str], *, require_ranks: bool = True) -> TokenizerAssets:
+    """Tokenizer assets from an HF snapshot folder (or its ``tokenizer_config.json``).
 
     ``require_ranks=False`` accepts a folder without ``tiktoken.model`` (a user who fetched only
     the small config files): the assets then carry the config, its special tokens and the
     template, and ``has_ranks`` is False (see :func:`load_config`).
     """
     p = Path(path)
-    if p.suffix == ".gguf":
-        from workbench.tokenizer.gguf_vocab import read_vocab_gguf
-
-        return read_vocab_gguf(p)
     folder = p.parent if p.name == "tokenizer_config.json" else p
     if not folder.exists():
         raise InputError(f"{folder}: no such file or folder")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from workbench.chat.render import read_template
 from workbench.errors import InputError
-from workbench.tokenizer.assets import load
+from workbench.tokenizer import load
 from workbench.tokenizer.special import EOS, NAMED
 from workbench.verify.gguf import check_gguf_keys
 from workbench.verify.report import Finding, Report
