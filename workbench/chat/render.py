@@ -9,9 +9,8 @@
   list-of-parts content are refused with :class:`RendererLimitation`, never dropped;
 - ``llama-cpp-python``: its ``Jinja2ChatFormatter`` (jinja2, its own environment);
 - ``llama-server``: the real ``llama-server --jinja`` (llama.cpp's C++ Jinja engine and chat
-  handling) through its ``/apply-template`` endpoint; one server per template on loopback,
-  serving a tiny model, kept for the next call and stopped at exit. Available where a
-  binary is (:mod:`workbench.run.llama_server`; ``make test`` builds one).
+  handling) through its ``/apply-template`` endpoint. It runs a server, so it lives in
+  :mod:`workbench.run.server_renderer` and joins :data:`RENDERERS` as a plugin.
 
     >>> render("{{ messages[0].content }}", [{"role": "user", "content": "hi"}])
     'hi'
@@ -26,25 +25,22 @@ growth and 16 MiB of output by default (``KIMI_WB_TEMPLATE_SECONDS``,
 ``KIMI_WB_TEMPLATE_MEMORY``, ``KIMI_WB_TEMPLATE_OUTPUT``; or ``limits=`` per call). A
 runaway loop, a huge string, a macro that calls itself or a sandbox escape ends in a
 one-line :class:`TemplateError`; a template that ran out of time or memory once fails at
-once after that (its text is remembered for the process). The bundled templates render in
-this process. ``llama-server`` renders in its own process, under the same time limit.
+once after that (its text is remembered for the process, :data:`STOPPED`). The bundled
+templates render in this process. ``llama-server`` renders in its own process, under the
+same time limit.
 """
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import os
-import re
-import tempfile
-import threading
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from pathlib import Path
 
 from workbench.errors import InputError, WorkbenchError
 from workbench.files import read_text
-from workbench.isolate import IsolationError, Limits, call, describe_exit
+from workbench.isolate import IsolationError, Limits, call
 from workbench.registry import Registry
 
 Message = dict
@@ -94,8 +90,9 @@ def _trusted() -> frozenset[str]:
     return frozenset(p.read_text(encoding="utf-8") for p in TEMPLATES_DIR.glob("*.jinja"))
 
 
-#: template text -> why it was stopped: a template that ran out of time or memory is not run again
-_EXHAUSTED: dict[str, str] = {}
+#: template text (or a renderer's key for it) -> why it was stopped: a template that ran out of
+#: time or memory is not run again in this process
+STOPPED: dict[str, str] = {}
 
 
 def _bounded(renderer: str, template: str, messages, add_generation_prompt, tools, kwargs, limits: Limits | None):
@@ -106,15 +103,15 @@ def _bounded(renderer: str, template: str, messages, add_generation_prompt, tool
     if len(template.encode("utf-8", "surrogatepass")) > MAX_TEMPLATE_BYTES:
         raise TemplateError(f"the template has {len(template):,} characters, more than a chat template "
                             f"({MAX_TEMPLATE_BYTES:,} bytes)")
-    if template in _EXHAUSTED:
-        raise TemplateError(_EXHAUSTED[template])
+    if template in STOPPED:
+        raise TemplateError(STOPPED[template])
     try:
         return call("workbench.chat.render:_render_in_worker", renderer, template, messages, add_generation_prompt,
                     tools, kwargs, limits=limits or template_limits(), pool="templates",
                     what="rendering the template")
     except IsolationError as e:
         if e.kind in ("timeout", "memory"):
-            _EXHAUSTED[template] = f"{e} (earlier; not run again)"
+            STOPPED[template] = f"{e} (earlier; not run again)"
         raise TemplateError(str(e)) from None
 
 
@@ -128,16 +125,16 @@ def _jinja_error(e: Exception) -> TemplateError:
     import jinja2
 
     if isinstance(e, jinja2.TemplateSyntaxError):
-        return TemplateError(f"template syntax error at line {e.lineno}: {_one_line(e.message or '')}")
+        return TemplateError(f"template syntax error at line {e.lineno}: {one_line(e.message or '')}")
     if isinstance(e, jinja2.exceptions.SecurityError):
-        return TemplateError(f"template blocked by the sandbox: {_one_line(str(e))}")
+        return TemplateError(f"template blocked by the sandbox: {one_line(str(e))}")
     if isinstance(e, (jinja2.TemplateError, ValueError, TypeError, KeyError, AttributeError, IndexError,
                       ZeroDivisionError, OverflowError, LookupError, ArithmeticError)):
-        return TemplateError(f"template raised {type(e).__name__}: {_one_line(str(e))}")
+        return TemplateError(f"template raised {type(e).__name__}: {one_line(str(e))}")
     raise e
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def one_line(text: str, limit: int = 300) -> str:
     """``text`` on one line, cut at ``limit`` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
@@ -231,128 +228,9 @@ class LlamaCppBuiltinRenderer(Renderer):
         raise TemplateError("llama.cpp kept asking for a larger buffer")  # pragma: no cover
 
 
-class LlamaServerRenderer(Renderer):
-    name = "llama-server"
-    description = "llama-server --jinja /apply-template (llama.cpp's C++ Jinja engine)"
-    #: servers kept alive, one per template text (oldest stopped first)
-    keep = 2
-
-    def __init__(self) -> None:
-        self._servers: dict[str, object] = {}
-        self._lock = threading.Lock()
-        atexit.register(self.close)
-
-    def available(self) -> bool:
-        from workbench.run import llama_server
-
-        try:
-            return llama_server.find() is not None
-        except InputError:
-            return False
-
-    def render(self, template, messages, *, add_generation_prompt, tools, limits=None, **kwargs):
-        from workbench.run.llama_server import ServerError, ServerTimeout
-
-        limits = limits or template_limits()
-        key = f"llama-server\0{template}"
-        if key in _EXHAUSTED:
-            raise TemplateError(_EXHAUSTED[key])
-        body = {"messages": messages, "add_generation_prompt": add_generation_prompt}
-        if tools:
-            body["tools"] = tools
-        if kwargs:
-            body["chat_template_kwargs"] = kwargs
-        with self._lock:
-            server = self._server(template, limits)
-        try:
-            return server.post("/apply-template", body, timeout=limits.seconds)["prompt"]
-        except ServerTimeout:
-            with self._lock:
-                self._drop(template)
-            _EXHAUSTED[key] = f"llama-server took longer than {limits.seconds:g} s to render the template and was stopped"
-            raise TemplateError(_EXHAUSTED[key]) from None
-        except ServerError as e:
-            message = str(e).replace("llama-server /apply-template: ", "llama-server: ")
-            if "HTTP 400" in message and "unsupported" in message:  # e.g. image parts without a vision projector
-                raise RendererLimitation(message) from None
-            if server.proc.poll() is not None:  # it died on this request (a crash in its Jinja engine)
-                with self._lock:
-                    self._drop(template)
-                message = f"llama-server {describe_exit(server.proc.returncode)} rendering the template"
-            raise TemplateError(message) from None
-
-    def _drop(self, template: str) -> None:
-        server = self._servers.pop(template, None)
-        if server is not None:
-            server.__exit__(None, None, None)
-
-    def _server(self, template: str, limits: Limits):
-        """A running server whose model carries ``template`` (started on first use).
-
-        The template goes into the model's metadata, not ``--chat-template-file``: a refusal
-        then happens after start-up, where llama-server flushes its log before exiting, so the
-        reason it gives is always there to quote (its log is asynchronous and loses lines on an
-        early exit).
-        """
-        from workbench.ggufio.tiny import make_tiny_model
-        from workbench.run.llama_server import LlamaServer, ServerError, ServerTimeout, cache_dir
-
-        if template in self._servers:
-            self._servers[template] = self._servers.pop(template)  # most recently used last
-            return self._servers[template]
-        while len(self._servers) >= self.keep:
-            self._drop(next(iter(self._servers)))
-        folder = cache_dir() / "renderer"
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=folder) as tmp:
-            (model,) = make_tiny_model(Path(tmp) / "renderer.gguf", chat_template=template)
-            server = LlamaServer(["-m", str(model), "--jinja", "-c", "256", "--threads", "1", "--threads-http", "1",
-                                  "--no-warmup", "-np", "1"], ready_timeout=STARTUP_SECONDS + limits.seconds,
-                                 memory=SERVER_BASE_MEMORY + limits.memory)
-            try:
-                server.start()  # the model is mapped once loaded; its file can go
-            except ServerTimeout:
-                server.__exit__(None, None, None)
-                key = f"llama-server\0{template}"
-                _EXHAUSTED[key] = (f"llama-server did not start with the template within "
-                                   f"{server.ready_timeout:g} s (a runaway render?) and was stopped")
-                raise TemplateError(_EXHAUSTED[key]) from None
-            except ServerError:
-                code, log = server.proc.returncode, server.log_tail(1000)
-                server.__exit__(None, None, None)
-                if code is not None and code < 0:
-                    raise TemplateError(f"llama-server {describe_exit(code)} on the template") from None
-                raise TemplateError(f"llama-server refused the template: {_cause(log)}") from None
-        self._servers[template] = server
-        return server
-
-    def close(self) -> None:
-        """Stop every server this renderer started."""
-        while self._servers:
-            self._servers.popitem()[1].__exit__(None, None, None)
-
-
-#: seconds a renderer server may take to start besides rendering; its address space besides the template's
-STARTUP_SECONDS = 10.0
-SERVER_BASE_MEMORY = 512 << 20
-
-
-_TIMESTAMP = re.compile(r"^\d+\.\d+\.\d+\.\d+ [A-Z] ")
-
-
-def _cause(log: str) -> str:
-    """The most telling line of a server's start-up failure: a Jinja exception, then the template
-    parser's error, then any error."""
-    lines = [_TIMESTAMP.sub("", ln.strip()) for ln in log.splitlines() if ln.strip()]
-    for key in ("jinja exception", "common_chat_templates_init: error", "error:", "failed"):
-        found = [ln for ln in lines if key in ln.lower()]
-        if found:
-            return _one_line(found[-1])
-    return _one_line(lines[-1]) if lines else "no output"
-
-
-RENDERERS: Registry[Renderer] = Registry("renderer")
-for _r in (HFRenderer(), LlamaCppBuiltinRenderer(), LlamaCppPythonRenderer(), LlamaServerRenderer()):
+#: hf, llama.cpp, llama-cpp-python here; llama-server joins from :mod:`workbench.plugins.llama_server_renderer`
+RENDERERS: Registry[Renderer] = Registry("renderer", plugins="RENDERERS")
+for _r in (HFRenderer(), LlamaCppBuiltinRenderer(), LlamaCppPythonRenderer()):
     RENDERERS.register(_r.name, _r)
 
 

@@ -143,13 +143,8 @@ class TokenizersEngine(Engine):
         return f"tokenizers {metadata.version('tokenizers')}"
 
 
-ENGINES: Registry[Engine] = Registry("engine")
+#: the regex engines here; the probe engines (llama.cpp, gigatoken, tiktoken) join from
+#: :mod:`workbench.plugins.probe_engines` on first use
+ENGINES: Registry[Engine] = Registry("engine", plugins="ENGINES")
 ENGINES.register("regex", RegexEngine())
 ENGINES.register("tokenizers", TokenizersEngine())
-
-# the probe engines subclass Engine (defined above); their libraries load on first use
-from workbench.pretok.probed import GigatokenEngine, LlamaCppEngine, TiktokenEngine  # noqa: E402
-
-ENGINES.register("llama.cpp", LlamaCppEngine())
-ENGINES.register("gigatoken", GigatokenEngine())
-ENGINES.register("tiktoken", TiktokenEngine())
