@@ -1,4 +1,4 @@
-"""The ``llama-server`` renderer (workbench.run.server_renderer): the real server's C++ Jinja engine through ``/apply-template``."""
+"""The llama-server renderer (workbench.run.server_renderer): the real C++ Jinja engine through /apply-template."""
 
 from __future__ import annotations
 
