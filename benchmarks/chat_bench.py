@@ -34,8 +34,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from workbench.ggufio.inspect import inspect
-    from workbench.ggufio.sparse import write_kimi_shaped
-    from workbench.ggufio.tiny import make_tiny_model
+    from workbench.models.sparse import write_kimi_shaped
+    from workbench.models.tiny import make_tiny_model
     from workbench.run.chat import PRESETS, LocalChat
     from workbench.run.loader import load_model
     from workbench.run.offload import preset

@@ -59,7 +59,7 @@ def main() -> None:
 
     from workbench.ggufio.inspect import inspect
     from workbench.ggufio.patch import patch
-    from workbench.ggufio.sparse import allocated_bytes, write_kimi_shaped
+    from workbench.models.sparse import allocated_bytes, write_kimi_shaped
 
     root = Path(args.dir)
     shutil.rmtree(root, ignore_errors=True)

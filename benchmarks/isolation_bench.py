@@ -40,7 +40,7 @@ def fresh_checks(path: Path) -> None:
 
 def header_reads(root: Path, repeat: int) -> None:
     from workbench import llamacpp
-    from workbench.ggufio.sparse import write_kimi_shaped
+    from workbench.models.sparse import write_kimi_shaped
 
     (big,) = write_kimi_shaped(root / "Kimi-K2-UD-Q2_K_XL.gguf")
     print(f"1T header: {big.stat().st_size / 1e9:,.0f} GB apparent")
@@ -129,7 +129,7 @@ def mutant_rate(root: Path, n: int) -> None:
     from workbench.ggufio.inspect import inspect
     from workbench.ggufio.mutate import mutants
     from workbench.ggufio.patch import patch
-    from workbench.ggufio.tiny import make_tiny_model
+    from workbench.models.tiny import make_tiny_model
     from workbench.run.compat import check_compat
     from workbench.run.planner import plan_memory
     from workbench.verify import check

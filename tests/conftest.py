@@ -32,7 +32,7 @@ def tiny_vocab(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_vocab, tmp_path_factory) -> Path:
     """The tiny Kimi-architecture GGUF (fixed metadata) on that vocabulary, built once; tests only read it."""
-    from workbench.ggufio.tiny import make_tiny_model
+    from workbench.models.tiny import make_tiny_model
     from workbench.tokenizer import load
 
     return make_tiny_model(tmp_path_factory.mktemp("model") / "Kimi-K2-Tiny.gguf", vocab=load(tiny_vocab))[0]

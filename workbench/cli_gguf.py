@@ -123,7 +123,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_make_tiny_model(args: argparse.Namespace) -> int:
-    from workbench.ggufio.tiny import make_tiny_model
+    from workbench.models.tiny import make_tiny_model
 
     files = make_tiny_model(args.out, layers=args.layers, experts=args.experts, experts_used=args.experts_used,
                             width=args.width, seed=args.seed, split=args.split, old=args.old)

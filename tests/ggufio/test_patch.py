@@ -140,7 +140,7 @@ def test_missing_key_and_missing_vocabulary(model, assets, tmp_path):
 
 def test_fix_kimi_repairs_an_old_tiny_model_completely(assets, tmp_path):
     from workbench.chat.bundled import bundled_template
-    from workbench.ggufio.tiny import make_tiny_model
+    from workbench.models.tiny import make_tiny_model
     from workbench.verify import check
 
     (old,) = make_tiny_model(tmp_path / "old.gguf", old=True, vocab=assets)

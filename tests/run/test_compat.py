@@ -8,7 +8,7 @@ import pytest
 
 from workbench.errors import InputError
 from workbench.ggufio.patch import patch
-from workbench.ggufio.tiny import make_tiny_model
+from workbench.models.tiny import make_tiny_model
 from workbench.run.compat import LLAMA_MAX_EXPERTS, check_compat
 from workbench.run.loader import load_model
 from workbench.run.offload import preset

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.errors import InputError, UnknownNameError
-from workbench.ggufio.kimi_shape import KIMI_K2, tensor_table
+from workbench.models.shape import KIMI_K2, tensor_table
 from workbench.run.offload import PRESETS, custom, parse_overrides, preset
 
 NAMES = [t.name for t in tensor_table(KIMI_K2)]

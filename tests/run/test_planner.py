@@ -6,7 +6,7 @@ import pytest
 
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect
-from workbench.ggufio.sparse import write_kimi_shaped
+from workbench.models.sparse import write_kimi_shaped
 from workbench.run.loader import load_model
 from workbench.run.offload import custom, preset
 from workbench.run.planner import parse_size, plan_memory

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from workbench.ggufio.tiny import make_tiny_model
+from workbench.models.tiny import make_tiny_model
 from workbench.run.models import find_models
 from workbench.ui.chat_app import ChatApp
 

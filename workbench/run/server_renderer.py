@@ -24,8 +24,8 @@ from pathlib import Path
 
 from workbench.chat.render import STOPPED, Limits, Renderer, RendererLimitation, TemplateError, one_line, template_limits
 from workbench.errors import InputError
-from workbench.ggufio.tiny import make_tiny_model
 from workbench.isolate import describe_exit
+from workbench.models.tiny import make_tiny_model
 from workbench.run.llama_server import LlamaServer, ServerError, ServerTimeout, cache_dir, find
 
 

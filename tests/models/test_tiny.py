@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from workbench.errors import InputError
-from workbench.ggufio.kimi_shape import keeps_f32, tensor_table, tiny
-from workbench.ggufio.tiny import make_tiny_model, partition
+from workbench.models.recipes import keeps_f32
+from workbench.models.shape import tensor_table, tiny
+from workbench.models.tiny import make_tiny_model, partition
 from workbench.tokenizer import load
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from workbench.errors import InputError
 from workbench.gguffile.bpe import merge_of
-from workbench.ggufio.kimi_shape import KIMI_K2, parameter_count, typed_table
-from workbench.ggufio.sparse import allocated_bytes, sparse_supported, synthetic_ranks, write_kimi_shaped
+from workbench.models.recipes import typed_table
+from workbench.models.shape import KIMI_K2, parameter_count
+from workbench.models.sparse import allocated_bytes, sparse_supported, synthetic_ranks, write_kimi_shaped
 
 NAME = "Kimi-K2-Instruct-UD-Q2_K_XL.gguf"
 TOTAL = sum(b for _, _, b in typed_table(KIMI_K2, "UD-Q2_K_XL"))

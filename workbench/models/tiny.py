@@ -1,6 +1,6 @@
 """A tiny Kimi K2-architecture GGUF that llama.cpp loads and runs on CPU, and the writer it shares.
 
-:func:`make_tiny_model` builds a ``deepseek2`` file from :func:`workbench.ggufio.kimi_shape.tiny`
+:func:`make_tiny_model` builds a ``deepseek2`` file from :func:`workbench.models.shape.tiny`
 through the same tensor table and keys as the real model: block 0 dense, MLA attention with
 ``attn_k_b`` / ``attn_v_b``, a router with ``exp_probs_b``, routed and shared experts, sigmoid
 gating. Weights are seeded random numbers (F32 for norms, biases and the router, as
@@ -15,7 +15,7 @@ fixed state ``fix_kimi`` produces.
     >>> [f.name for f in files]                                              # doctest: +SKIP
     ['Kimi-K2-Tiny-00001-of-00003.gguf', 'Kimi-K2-Tiny-00002-of-00003.gguf', 'Kimi-K2-Tiny-00003-of-00003.gguf']
 
-:func:`write_shaped` is the writer behind it and :func:`workbench.ggufio.sparse.write_kimi_shaped`:
+:func:`write_shaped` is the writer behind it and :func:`workbench.models.sparse.write_kimi_shaped`:
 general keys, ``deepseek2.*`` keys, tokenizer and template in split 1 (later splits carry only
 ``split.*``, as ``llama-gguf-split`` writes them), tensors cut into ``split`` files of similar
 size named ``<stem>-0000K-of-0000N.gguf`` (llama.cpp's ``llama_split_path``), then either the
@@ -42,7 +42,8 @@ import gguf
 import numpy as np
 
 from workbench.errors import InputError
-from workbench.ggufio.kimi_shape import ARCH, KimiShape, TensorSpec, add_metadata, keeps_f32, tensor_table, tiny
+from workbench.models.recipes import keeps_f32
+from workbench.models.shape import ARCH, KimiShape, TensorSpec, add_metadata, tensor_table, tiny
 from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.gguf_vocab import add_tokenizer
 from workbench.tokenizer.special import EOS, EOS_OLD

@@ -2,7 +2,7 @@
 
 :func:`write_kimi_shaped` writes what a Unsloth Kimi K2 quant looks like from the outside: the
 ``deepseek2.*`` keys, the full tensor table with a recipe's types, real shapes and offsets
-(:mod:`workbench.ggufio.kimi_shape`), the tokenizer keys of a 163,840-token vocabulary and
+(:mod:`workbench.models.shape`), the tokenizer keys of a 163,840-token vocabulary and
 the chat template, optionally cut into split files like the published sets. The header is
 written, then each file is extended to its full size with ``truncate``: the tensor bytes
 are never written, so the filesystem stores them as a hole (zeros when read). Inspection,
@@ -29,9 +29,10 @@ import tempfile
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.ggufio.kimi_shape import KIMI_K2, KimiShape, Recipe, typed_table
-from workbench.ggufio.kimi_shape import recipe as get_recipe
-from workbench.ggufio.tiny import check_target, write_shaped
+from workbench.models.recipes import Recipe, typed_table
+from workbench.models.recipes import recipe as get_recipe
+from workbench.models.shape import KIMI_K2, KimiShape
+from workbench.models.tiny import check_target, write_shaped
 from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.special import EOS, EOS_OLD, KIMI_N_RANKS, N_SPECIAL, special_tokens
 
@@ -90,7 +91,7 @@ def write_kimi_shaped(out: str | os.PathLike[str], *, recipe: str | Recipe = "UD
                       shape: KimiShape = KIMI_K2) -> list[Path]:
     """Write a Kimi K2-shaped GGUF (or ``split`` files) with a sparse hole for tensor data; returns the files.
 
-    ``recipe``: a name in :data:`workbench.ggufio.kimi_shape.RECIPES` or a :class:`Recipe`.
+    ``recipe``: a name in :data:`workbench.models.recipes.RECIPES` or a :class:`Recipe`.
     ``old=True``: EOS ``[EOS]`` and the earliest template (``kimi-k2-old``), as pre-fix files.
     ``vocab``: tokenizer assets whose size matches ``shape.vocab`` (default: synthetic).
     """

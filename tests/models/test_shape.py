@@ -11,20 +11,16 @@ import pytest
 from gguf import GGMLQuantizationType as Q
 
 from workbench.errors import InputError
-from workbench.ggufio.kimi_shape import (
+from workbench.models.recipes import RECIPES, fallback, recipe, tensor_bytes, typed_table
+from workbench.models.shape import (
     KIMI_K2,
-    RECIPES,
     ROLES,
     TensorSpec,
     active_parameter_count,
-    fallback,
     metadata,
     parameter_count,
-    recipe,
-    tensor_bytes,
     tensor_table,
     tiny,
-    typed_table,
 )
 
 
