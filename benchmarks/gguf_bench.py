@@ -57,8 +57,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
+    from workbench.ggufio import patch
     from workbench.ggufio.inspect import inspect
-    from workbench.ggufio.patch import patch
     from workbench.models.sparse import allocated_bytes, write_kimi_shaped
 
     root = Path(args.dir)

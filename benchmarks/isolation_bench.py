@@ -126,9 +126,9 @@ def hostile_templates() -> None:
 
 def mutant_rate(root: Path, n: int) -> None:
     from workbench.errors import WorkbenchError
+    from workbench.ggufio import patch
     from workbench.ggufio.inspect import inspect
     from workbench.ggufio.mutate import mutants
-    from workbench.ggufio.patch import patch
     from workbench.models.tiny import make_tiny_model
     from workbench.run.compat import check_compat
     from workbench.run.planner import plan_memory

@@ -69,8 +69,8 @@ def _print_results(results, args) -> None:
 
 
 def cmd_patch(args: argparse.Namespace) -> int:
+    from workbench.ggufio import TEMPLATE_KEY, parse_value, patch
     from workbench.ggufio.inspect import inspect
-    from workbench.ggufio.patch import TEMPLATE_KEY, parse_value, patch
 
     info = inspect(args.path)
     values: dict[str, object] = {}
@@ -111,7 +111,7 @@ def cmd_fix_kimi(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from workbench.ggufio.patch import restore
+    from workbench.ggufio import restore
 
     done = restore(args.path, progress=not args.json, wait=args.wait)
     if args.json:

@@ -12,8 +12,8 @@ import pytest
 
 from tests.helpers import TEMPLATE, sha
 from workbench.gguffile.lock import Busy, lock_path, writing
+from workbench.ggufio import patch
 from workbench.ggufio.inspect import inspect
-from workbench.ggufio.patch import patch
 
 EOS, BOS = "tokenizer.ggml.eos_token_id", "tokenizer.ggml.bos_token_id"
 HOLD = """
@@ -113,7 +113,7 @@ def test_two_cli_writers_never_mix(model, assets, tmp_path_factory, wait):
 
 WRITER = """
 import sys
-from workbench.ggufio.patch import patch
+from workbench.ggufio import patch
 path, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(rounds):
     k = i % 2

@@ -21,7 +21,7 @@ import gguf
 import pytest
 
 from tests.helpers import TEMPLATE
-from workbench.ggufio.patch import patch, recover
+from workbench.ggufio import patch, recover
 
 COUNTING = """
 import builtins, io, os, signal, sys
@@ -65,13 +65,13 @@ def open_(file, mode="r", *a, **k):
     return _open(file, mode, *a, **k)
 builtins.open = io.open = open_
 
-from workbench.ggufio import patch as m
-_copy = m._copy_chunk
+from workbench.ggufio import patch, restore, rewrite
+_copy = rewrite.copy_chunk
 def copy_chunk(src, out, n):
     _point()
     return _copy(src, out, n)
-m._copy_chunk = copy_chunk
-m.CHUNK = 4096  # several chunks even for a small file
+rewrite.copy_chunk = copy_chunk
+rewrite.CHUNK = 4096  # several chunks even for a small file
 """
 
 
@@ -85,17 +85,17 @@ def _scenarios(model, assets):
     eos = assets.n_ranks + 2
     longer = "a longer name than the fixture had, so the header grows"
     return {
-        "in-place-patch": (None, f"m.patch({str(model)!r}, {{'tokenizer.ggml.eos_token_id': {eos}, "
+        "in-place-patch": (None, f"patch({str(model)!r}, {{'tokenizer.ggml.eos_token_id': {eos}, "
                                  f"'tokenizer.ggml.add_bos_token': True}}, progress=False, llama_check=False, "
                                  f"backup=True)"),
-        "rewrite": (None, f"m.patch({str(model)!r}, {{'general.name': {longer!r}}}, progress=False, "
+        "rewrite": (None, f"patch({str(model)!r}, {{'general.name': {longer!r}}}, progress=False, "
                           f"llama_check=False, backup=True)"),
         "restore-in-place": (lambda: patch(model, {"tokenizer.ggml.eos_token_id": eos}, progress=False,
                                            llama_check=False, backup=True),
-                             f"m.restore({str(model)!r}, progress=False)"),
+                             f"restore({str(model)!r}, progress=False)"),
         "restore-by-rewrite": (lambda: patch(model, {"general.name": longer}, progress=False, llama_check=False,
                                              backup=True),
-                               f"m.restore({str(model)!r}, progress=False)"),
+                               f"restore({str(model)!r}, progress=False)"),
         "fix-kimi": (None, "from workbench.ggufio.fixes import fix_kimi\n"
                            f"fix_kimi({str(model)!r}, template={TEMPLATE + '{# fixed #}'!r}, progress=False)"),
     }

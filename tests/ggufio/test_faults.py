@@ -18,16 +18,17 @@ import gguf
 import pytest
 
 from tests.helpers import TEMPLATE
-from workbench.ggufio.patch import patch, recover
+from workbench.ggufio import patch, recover
 
 EOS_KEY = "tokenizer.ggml.eos_token_id"
 
 KILL = """
 import os, signal, sys
-from workbench.ggufio import journal, patch as m
+from workbench.ggufio import journal, patching, rewrite
+m = patching
 calls = {"n": 0}
 def wrap(name, nth):
-    module = journal if hasattr(journal, name) else m  # the module whose code calls it
+    module = next(mod for mod in (journal, rewrite, patching) if hasattr(mod, name))  # the module whose code calls it
     real = getattr(module, name)
     def killer(*a, **k):
         calls["n"] += 1
@@ -42,10 +43,10 @@ IN_PLACE = {"tokenizer.ggml.eos_token_id": "EOS", "tokenizer.ggml.add_bos_token"
 CASES = [
     ("journal-written-before-any-overwrite", "pwrite_all", 1, IN_PLACE),
     ("between-two-overwrites", "pwrite_all", 2, IN_PLACE),
-    ("after-overwrites-before-verification", "_check_values", 1, IN_PLACE),
+    ("after-overwrites-before-verification", "confirm_values", 1, IN_PLACE),
     ("while-writing-the-journal", "fsync_dir", 1, IN_PLACE),
-    ("mid-copy-of-a-rewrite", "_copy_chunk", 3, {"general.name": "a longer name than the fixture had"}),
-    ("after-the-rename-before-llama-check", "_llama_check", 1, {"general.name": "a longer name than the fixture had"}),
+    ("mid-copy-of-a-rewrite", "copy_chunk", 3, {"general.name": "a longer name than the fixture had"}),
+    ("after-the-rename-before-llama-check", "confirm_llama", 1, {"general.name": "a longer name than the fixture had"}),
 ]
 
 
@@ -61,7 +62,7 @@ def test_killed_patch_leaves_original_or_new(model, assets, tmp_path, point, fun
 
     script = KILL + textwrap.dedent(f"""
         wrap({func!r}, {nth})
-        m.CHUNK = 1024  # several chunks even for a small file
+        rewrite.CHUNK = 1024  # several chunks even for a small file
         m.patch({str(model)!r}, {values!r}, progress=False)
         sys.exit(3)  # not reached: the kill point must be hit
     """)
@@ -83,8 +84,8 @@ def test_killed_patch_leaves_original_or_new(model, assets, tmp_path, point, fun
 def test_template_rewrite_killed_mid_copy(model, tmp_path):
     original = model.read_bytes()
     script = KILL + textwrap.dedent(f"""
-        wrap("_copy_chunk", 2)
-        m.CHUNK = 512
+        wrap("copy_chunk", 2)
+        rewrite.CHUNK = 512
         m.patch({str(model)!r}, {{"tokenizer.chat_template": {TEMPLATE + "{# more #}" * 50!r}}}, progress=False)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -10,10 +10,10 @@ import pytest
 
 from tests.helpers import TEMPLATE, sha
 from workbench.errors import InputError
-from workbench.ggufio import patch as patch_mod
+from workbench.ggufio import backup_path, padded_template, patch, plan, restore
+from workbench.ggufio import rewrite as rewrite_mod
 from workbench.ggufio.fixes import fix_kimi, kimi_fixes
 from workbench.ggufio.inspect import inspect
-from workbench.ggufio.patch import backup_path, padded_template, patch, plan, restore
 
 EOS_KEY, TEMPLATE_KEY = "tokenizer.ggml.eos_token_id", "tokenizer.chat_template"
 
@@ -122,7 +122,7 @@ def test_read_only_file_is_refused(model, assets):
 
 def test_not_enough_disk_for_a_rewrite(model, monkeypatch):
     before = sha(model)
-    monkeypatch.setattr(patch_mod.shutil, "disk_usage", lambda _p: type("U", (), {"free": 1000})())
+    monkeypatch.setattr(rewrite_mod.shutil, "disk_usage", lambda _p: type("U", (), {"free": 1000})())
     with pytest.raises(InputError, match="needs .* GiB free"):
         patch(model, {"general.name": "a much longer name than before"}, progress=False)
     assert sha(model) == before and [p.name for p in model.parent.iterdir()] == [model.name]

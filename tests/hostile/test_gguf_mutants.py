@@ -18,9 +18,9 @@ import sys
 import pytest
 
 from workbench.errors import WorkbenchError
+from workbench.ggufio import patch
 from workbench.ggufio.inspect import inspect
 from workbench.ggufio.mutate import FAMILIES, mutants
-from workbench.ggufio.patch import patch
 from workbench.run.compat import check_compat
 from workbench.run.planner import plan_memory
 from workbench.verify import check

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from workbench.errors import InputError
-from workbench.ggufio.patch import patch
+from workbench.ggufio import patch
 from workbench.models.tiny import make_tiny_model
 from workbench.run.compat import LLAMA_MAX_EXPERTS, check_compat
 from workbench.run.loader import load_model

@@ -167,3 +167,20 @@ def parity(
                 status = "equal" if out == base else "differs"
                 cells.append(Cell(case.name, n, status, out, base, ids=ids, baseline_ids=base_ids, piece=piece))
     return ParityTable(baseline, names, [c.name for c in cases], cells)
+
+
+def renders_same(a: str, b: str, *, cases: Iterable[Case] = SUITE, renderer: str = "hf") -> bool:
+    """``a`` and ``b`` render identically (or fail alike) through ``renderer`` on every case:
+    ``renders_same(t, t + "{# pad #}") -> True``. The GGUF patcher asks this before it pads a
+    shorter template in place."""
+    for case in cases:
+        outs = []
+        for t in (a, b):
+            try:
+                outs.append(render(t, case.messages, tools=case.tools, add_generation_prompt=case.add_generation_prompt,
+                                   renderer=renderer))
+            except TemplateError as e:
+                outs.append(f"error: {e}")
+        if outs[0] != outs[1]:
+            return False
+    return True

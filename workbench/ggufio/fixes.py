@@ -1,4 +1,4 @@
-"""The known fixes for old Kimi GGUF files, applied through :func:`workbench.ggufio.patch.patch`.
+"""The known fixes for old Kimi GGUF files, applied through :func:`workbench.ggufio.patch`.
 
 - EOS on ``<|im_end|>``, looked up in the file's own vocabulary (never a hard-coded id);
 - ``<think>``, ``</think>`` and the tool markers typed USER_DEFINED where llama.cpp's converter
@@ -17,7 +17,8 @@ from workbench.errors import InputError
 from workbench.gguffile import writing
 from workbench.ggufio.inspect import inspect, split_members
 from workbench.ggufio.journal import recover
-from workbench.ggufio.patch import TEMPLATE_KEY, Result, patch
+from workbench.ggufio.patching import Result, patch
+from workbench.ggufio.values import TEMPLATE_KEY
 
 
 def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True) -> dict[str, object]:
