@@ -39,6 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.isolate import IsolationError, Limits, call
 
@@ -218,8 +220,8 @@ def _view(path: str) -> LlamaView:
     try:
         n = v.n_vocab()
         template = v.chat_template()
-        return LlamaView(path, v.meta("general.architecture") or "", n, v.token_bos(), v.token_eos(),
-                         tuple(i for i in range(n) if v.is_eog(i)), template, v.meta("tokenizer.ggml.pre"),
+        return LlamaView(path, v.meta(Keys.General.ARCHITECTURE) or "", n, v.token_bos(), v.token_eos(),
+                         tuple(i for i in range(n) if v.is_eog(i)), template, v.meta(Keys.Tokenizer.PRE),
                          _compiles(template))
     finally:
         v.close()

@@ -192,7 +192,7 @@ def _walk(p: Path, b: _Bytes, size: int) -> Header:
             raise InputError(f"{p}: bad GGUF header: key {label} has unknown value type {vtype} at byte {off - 4:,}")
 
     alignment = gguf.GGUF_DEFAULT_ALIGNMENT
-    align = fields.get("general.alignment")
+    align = fields.get(gguf.Keys.General.ALIGNMENT)
     if align is not None:
         if align.type != int(vt.UINT32):
             raise InputError(f"{p}: bad GGUF header: general.alignment is {align.type_name}, expected uint32")

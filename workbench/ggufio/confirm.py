@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import gguf
+from gguf import Keys
+
 from workbench.errors import WorkbenchError
 from workbench.gguffile import read_header
 from workbench.ggufio.plan import layout
@@ -52,14 +55,14 @@ def confirm_llama(first: Path, values: Mapping[str, object]) -> list[str]:
     except LlamaRefusal as e:
         raise WorkbenchError(f"{first}: llama.cpp cannot load the patched file: {e.reason}") from e
     done = ["llama.cpp loads it (vocab_only)"]
-    eos = values.get("tokenizer.ggml.eos_token_id")
+    eos = values.get(Keys.Tokenizer.EOS_ID)
     if eos is not None:
         if llm.token_eos() != eos:
             raise WorkbenchError(f"{first}: llama.cpp reports EOS {llm.token_eos()}, expected {eos}")
         done.append(f"llama.cpp EOS = {eos}")
-    types = values.get("tokenizer.ggml.token_type")
+    types = values.get(Keys.Tokenizer.TOKEN_TYPE)
     if types is not None:
-        user = [i for i, t in enumerate(types) if t == 4]  # USER_DEFINED survives plain detokenization
+        user = [i for i, t in enumerate(types) if t == gguf.TokenType.USER_DEFINED]  # survives plain detokenization
         lost = [i for i in user if not llm.detokenize([i], special=False)]
         if lost:
             raise WorkbenchError(f"{first}: llama.cpp still drops token(s) {lost[:5]} from plain text")

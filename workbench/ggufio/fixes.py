@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from contextlib import nullcontext
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.gguffile import writing
 from workbench.ggufio.inspect import inspect, split_members
@@ -35,18 +37,18 @@ def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, typ
     from workbench.tokenizer.special import EOS, NAMED
 
     info = inspect(path)
-    tokens = info.keys.get("tokenizer.ggml.tokens")
+    tokens = info.keys.get(Keys.Tokenizer.LIST)
     if tokens is None:
         raise InputError(f"{info.path}: no tokenizer metadata (tokenizer.ggml.tokens); pass split 1 of the set")
-    ids = {text: i for i, text in enumerate(info.strings("tokenizer.ggml.tokens"))}
+    ids = {text: i for i, text in enumerate(info.strings(Keys.Tokenizer.LIST))}
     if EOS not in ids:
         raise InputError(f"{info.path}: the vocabulary has no {EOS} token; not a Kimi tokenizer")
     fixes: dict[str, object] = {}
-    if info.value("tokenizer.ggml.eos_token_id") != ids[EOS]:
-        fixes["tokenizer.ggml.eos_token_id"] = ids[EOS]
-    kinds = info.keys.get("tokenizer.ggml.token_type")
+    if info.value(Keys.Tokenizer.EOS_ID) != ids[EOS]:
+        fixes[Keys.Tokenizer.EOS_ID] = ids[EOS]
+    kinds = info.keys.get(Keys.Tokenizer.TOKEN_TYPE)
     if types and kinds is not None:
-        current_types = info.ints("tokenizer.ggml.token_type")
+        current_types = info.ints(Keys.Tokenizer.TOKEN_TYPE)
         if len(current_types) != tokens.length:
             raise InputError(f"{info.path}: {len(current_types)} token types for {tokens.length} tokens")
         new = list(current_types)
@@ -54,7 +56,7 @@ def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, typ
             if not special and content in ids and new[ids[content]] == gguf.TokenType.CONTROL:
                 new[ids[content]] = int(gguf.TokenType.USER_DEFINED)
         if new != current_types:
-            fixes["tokenizer.ggml.token_type"] = new
+            fixes[Keys.Tokenizer.TOKEN_TYPE] = new
     current = info.value(TEMPLATE_KEY)
     if template is not None and current != template and not (
             isinstance(current, str) and current.startswith(template) and current[len(template):].startswith("{#")):

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.gguffile import Header, read_header
 
@@ -169,15 +171,15 @@ class GGUFInfo:
 
     def tokenizer(self) -> dict:
         """A summary of the tokenizer keys: model, pre, size, bos/eos/pad (id and text), template."""
-        tokens = self.keys.get("tokenizer.ggml.tokens")
-        holder = next((f.header for f in self.files if "tokenizer.ggml.tokens" in f.keys), None)
-        out: dict = {"model": self.value("tokenizer.ggml.model"), "pre": self.value("tokenizer.ggml.pre"),
+        tokens = self.keys.get(Keys.Tokenizer.LIST)
+        holder = next((f.header for f in self.files if Keys.Tokenizer.LIST in f.keys), None)
+        out: dict = {"model": self.value(Keys.Tokenizer.MODEL), "pre": self.value(Keys.Tokenizer.PRE),
                      "n_tokens": tokens.length if tokens else None}
-        for role, key in (("bos", "bos_token_id"), ("eos", "eos_token_id"), ("pad", "padding_token_id")):
-            tid = self.value(f"tokenizer.ggml.{key}")
+        for role, key in (("bos", Keys.Tokenizer.BOS_ID), ("eos", Keys.Tokenizer.EOS_ID), ("pad", Keys.Tokenizer.PAD_ID)):
+            tid = self.value(key)
             ok = holder is not None and isinstance(tid, int) and 0 <= tid < tokens.length
-            out[role] = {"id": tid, "content": holder.item("tokenizer.ggml.tokens", tid) if ok else None}
-        template = self.value("tokenizer.chat_template")
+            out[role] = {"id": tid, "content": holder.item(Keys.Tokenizer.LIST, tid) if ok else None}
+        template = self.value(Keys.Tokenizer.CHAT_TEMPLATE)
         out["chat_template_chars"] = len(template) if isinstance(template, str) else None
         return out
 
@@ -245,7 +247,7 @@ def _ggml_name(code: int) -> str:
 def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
     """Headers of ``path`` and, when it is one file of a split set, of every other member."""
     files = [read_file(p) for p in split_members(path)]  # each waits out a live patch, refuses an abandoned one
-    count = files[0].keys.get("split.count")
+    count = files[0].keys.get(Keys.Split.LLM_KV_SPLIT_COUNT)
     if count is not None and count.value != len(files):
         raise InputError(f"{files[0].path}: split.count is {count.value} but {len(files)} file(s) were found")
     return GGUFInfo(files)

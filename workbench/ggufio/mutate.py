@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import gguf
+
 FAMILIES = ("extreme", "retype", "bitflip", "truncate")
 _WIDTH = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF scalar type -> bytes
 _STRING, _ARRAY = 8, 9
@@ -91,7 +93,7 @@ def slots(data: bytes) -> tuple[list[Slot], int]:
                 off += _WIDTH[sub] * count
         else:
             value = num(f"{name} value", off, _WIDTH[vtype])
-            if name == "general.alignment":
+            if name == gguf.Keys.General.ALIGNMENT:
                 alignment = value
             off += _WIDTH[vtype]
     for _ in range(n_tensors):

@@ -19,11 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.gguffile import value_types
 from workbench.ggufio.inspect import inspect
 from workbench.ggufio.values import TEMPLATE_KEY, check_fits, new_key_type, pack, padded_template
 
+_SPLIT_KEYS = Keys.Split.LLM_KV_SPLIT_NO.split(".")[0] + "."  # "split.": the set's own bookkeeping
 #: ``renders_same(a, b)``: whether two template texts render alike (the caller's judgement)
 RendersSame = Callable[[str, str], bool]
 
@@ -89,7 +92,7 @@ def plan(path: str | os.PathLike[str], values: Mapping[str, object], *, remove: 
         if key not in info.keys:
             raise InputError(f"{first}: no key {key!r} to remove")
     for key in [*values, *remove]:
-        if key.startswith("GGUF.") or key in ("general.architecture", "general.alignment") or key.startswith("split."):
+        if key.startswith("GGUF.") or key in (Keys.General.ARCHITECTURE, Keys.General.ALIGNMENT) or key.startswith(_SPLIT_KEYS):
             raise InputError(f"{key} describes the file's layout and cannot be patched")
     for key, value in values.items():
         holder = next((f.path for f in info.files if key in f.keys), first)

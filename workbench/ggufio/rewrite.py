@@ -15,6 +15,8 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.gguffile import read_header
 from workbench.ggufio.journal import rewrite_temp
@@ -39,11 +41,11 @@ def rewrite(p: Plan, values: Mapping[str, object], remove: Sequence[str], *, hea
     tmp = rewrite_temp(p.path)
     tensors = sorted(reader.tensors, key=lambda t: int(t.data_offset))
     if header is None:
-        arch = reader.get_field("general.architecture")
+        arch = reader.get_field(Keys.General.ARCHITECTURE)
         w = gguf.GGUFWriter(tmp, arch=arch.contents() if arch else "unknown")
         w.data_alignment = int(reader.alignment)
         for name, f in reader.fields.items():
-            if name.startswith("GGUF.") or name == "general.architecture" or name in remove:
+            if name.startswith("GGUF.") or name == Keys.General.ARCHITECTURE or name in remove:
                 continue
             sub = f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None
             value = values[name] if name in values else f.contents()

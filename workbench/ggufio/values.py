@@ -11,10 +11,11 @@ Not here: deciding what a patch does (:mod:`.plan`).
 from __future__ import annotations
 
 import numpy as np
+from gguf import Keys
 
 from workbench.errors import InputError
 
-TEMPLATE_KEY = "tokenizer.chat_template"
+TEMPLATE_KEY = Keys.Tokenizer.CHAT_TEMPLATE
 _INT_RANGES = {
     "uint8": (0, 2**8 - 1), "int8": (-(2**7), 2**7 - 1), "uint16": (0, 2**16 - 1), "int16": (-(2**15), 2**15 - 1),
     "uint32": (0, 2**32 - 1), "int32": (-(2**31), 2**31 - 1), "uint64": (0, 2**64 - 1), "int64": (-(2**63), 2**63 - 1),

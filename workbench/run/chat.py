@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.run.stream import Event, ReplyParser
 
@@ -80,7 +82,7 @@ class LocalChat:
     def __init__(self, model, *, template: str | None = None) -> None:
         self.model = model
         self.llm = getattr(model, "llm", model)
-        self.template = template if template is not None else self.llm.metadata.get("tokenizer.chat_template")
+        self.template = template if template is not None else self.llm.metadata.get(Keys.Tokenizer.CHAT_TEMPLATE)
         if not self.template:
             raise InputError("the model has no tokenizer.chat_template; pass template=")
         self.last: Reply | None = None

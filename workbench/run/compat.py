@@ -25,6 +25,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.ggufio.inspect import GGUFInfo, inspect
 
@@ -73,9 +75,9 @@ def check_compat(path: str | os.PathLike[str] | GGUFInfo) -> CompatReport:
     n = len(info.files)
     report.checks.append(Check("split-set", True, f"{n} file{'s' * (n != 1)}, all present" if n > 1 else "one file"))
 
-    arch = info.value("general.architecture")
-    experts = info.value(f"{arch}.expert_count")
-    used = info.value(f"{arch}.expert_used_count")
+    arch = info.value(Keys.General.ARCHITECTURE)
+    experts = info.value(Keys.LLM.EXPERT_COUNT.format(arch=arch))
+    used = info.value(Keys.LLM.EXPERT_USED_COUNT.format(arch=arch))
     odd = [k for k, v in (("expert_count", experts), ("expert_used_count", used))
            if v is not None and (isinstance(v, bool) or not isinstance(v, int))]
     if odd:
@@ -95,7 +97,7 @@ def check_compat(path: str | os.PathLike[str] | GGUFInfo) -> CompatReport:
         report.checks.append(Check("experts", True, f"{experts} routed, {used} used (llama.cpp allows {LLAMA_MAX_EXPERTS})"))
 
     reason = _llama_cpp_refusal(Path(info.path))
-    pre = info.value("tokenizer.ggml.pre")
+    pre = info.value(Keys.Tokenizer.PRE)
     report.checks.append(Check("llama.cpp", reason is None, reason or (
         f"reads the metadata: architecture {arch}" + (f", pre-tokenizer {pre}" if pre else ""))))
     return report

@@ -26,6 +26,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.ggufio.inspect import GGUFInfo, inspect
 from workbench.run.offload import Offload, n_cpu_moe, preset
@@ -69,21 +71,21 @@ class MemoryPlan:
                 "recommendation": self.recommendation, "reasons": self.reasons, "command": self.command()}
 
 
-def _hparam(info: GGUFInfo, name: str, default: int | None = None) -> int:
-    """An integer hyper-parameter of the file's architecture; missing (without default) or not a
-    non-negative integer is a one-line :class:`InputError`."""
-    arch = info.value("general.architecture")
-    value = info.value(f"{arch}.{name}", default)
+def _hparam(info: GGUFInfo, key: str, default: int | None = None) -> int:
+    """An integer hyper-parameter, ``key`` a ``gguf.Keys`` name with ``{arch}``; missing (without
+    default) or not a non-negative integer is a one-line :class:`InputError`."""
+    name = key.format(arch=info.value(Keys.General.ARCHITECTURE))
+    value = info.value(name, default)
     if value is None:
-        raise InputError(f"{info.path}: {arch}.{name} is missing; cannot plan memory")
+        raise InputError(f"{info.path}: {name} is missing; cannot plan memory")
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"{info.path}: {arch}.{name} is {value!r}, not a count; cannot plan memory")
+        raise InputError(f"{info.path}: {name} is {value!r}, not a count; cannot plan memory")
     return value
 
 
 def place(info: GGUFInfo, offload: Offload, *, gpu: bool) -> dict[str, int]:
     """Weights per device, as llama.cpp would place them."""
-    n_layer = _hparam(info, "block_count")
+    n_layer = _hparam(info, Keys.LLM.BLOCK_COUNT)
     i_gpu_start = max(n_layer + 1 - offload.n_gpu_layers, 0)
     out = {"CPU": 0, "GPU": 0}
     for t in info.tensors:
@@ -127,19 +129,19 @@ def plan_memory(
     gpu = vram_b > 0 and offload.n_gpu_layers > 0
     weights = place(info, offload, gpu=gpu)
 
-    n_layer = _hparam(info, "block_count")
-    key_length = _hparam(info, "attention.key_length", 0)
-    heads_kv = _hparam(info, "attention.head_count_kv", 1) or 1
-    mla = bool(_hparam(info, "attention.key_length_mla", 0))
+    n_layer = _hparam(info, Keys.LLM.BLOCK_COUNT)
+    key_length = _hparam(info, Keys.Attention.KEY_LENGTH, 0)
+    heads_kv = _hparam(info, Keys.Attention.HEAD_COUNT_KV, 1) or 1
+    mla = bool(_hparam(info, Keys.Attention.KEY_LENGTH_MLA, 0))
     per_token_layer = key_length * heads_kv * 2 * (1 if mla else 2)  # F16 K (and V unless MLA)
     i_gpu_start = max(n_layer + 1 - offload.n_gpu_layers, 0)
     gpu_layers = max(0, n_layer - i_gpu_start) if gpu else 0
     kv_total = n_layer * n_ctx * per_token_layer
     kv = {"CPU": (n_layer - gpu_layers) * n_ctx * per_token_layer, "GPU": gpu_layers * n_ctx * per_token_layer}
 
-    n_vocab = _hparam(info, "vocab_size", 0) or (info.keys["tokenizer.ggml.tokens"].length
-                                                  if "tokenizer.ggml.tokens" in info.keys else 0)
-    hidden = _hparam(info, "embedding_length")
+    n_vocab = _hparam(info, Keys.LLM.VOCAB_SIZE, 0) or (info.keys[Keys.Tokenizer.LIST].length
+                                                  if Keys.Tokenizer.LIST in info.keys else 0)
+    hidden = _hparam(info, Keys.LLM.EMBEDDING_LENGTH)
     logits = n_ubatch * n_vocab * 4
     work = n_ubatch * hidden * 4 * 16 + n_ubatch * n_ctx * 4 * 4  # activations + attention scores (estimate)
     compute = {"GPU": logits + work, "CPU": n_ubatch * hidden * 4 * 4} if gpu else {"CPU": logits + work}

@@ -32,6 +32,8 @@ from contextlib import ExitStack
 from functools import lru_cache
 from pathlib import Path
 
+from gguf import Keys
+
 from workbench.tokenizer.assets import IMPLS, TokenizerAssets
 
 
@@ -158,7 +160,7 @@ def _llama_encoder(assets: TokenizerAssets, special: bool, stack: ExitStack) -> 
     from workbench.tokenizer.gguf_vocab import write_vocab_gguf
 
     if assets.source == "gguf":
-        llama, pre = assets.llama, assets.metadata.get("tokenizer.ggml.pre", "kimi-k2")
+        llama, pre = assets.llama, assets.metadata.get(Keys.Tokenizer.PRE, "kimi-k2")
         what = f"llama.cpp (vocab_only) on {assets.path.name} itself, pre = {pre}"
     else:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kimi-wb-parity-")))

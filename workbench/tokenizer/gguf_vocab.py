@@ -29,6 +29,8 @@ import os
 import re
 from pathlib import Path
 
+from gguf import Keys
+
 from workbench.errors import InputError
 from workbench.files import atomic_path
 from workbench.gguffile.bpe import add_minimal_hparams, byte_level, byte_table, merge_of
@@ -37,8 +39,8 @@ from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.special import BOS, EOS, PAD, SpecialToken
 
 #: GGUF key -> the tokenizer_config.json role it names
-ROLE_KEYS = {"bos": "tokenizer.ggml.bos_token_id", "eos": "tokenizer.ggml.eos_token_id",
-             "pad": "tokenizer.ggml.padding_token_id", "unk": "tokenizer.ggml.unknown_token_id"}
+ROLE_KEYS = {"bos": Keys.Tokenizer.BOS_ID, "eos": Keys.Tokenizer.EOS_ID,
+             "pad": Keys.Tokenizer.PAD_ID, "unk": Keys.Tokenizer.UNK_ID}
 _SPLIT_NAME = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
 
@@ -110,23 +112,23 @@ def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
     header = read_header(p)  # a header index: 0.1 s for a real Kimi header, where GGUFReader takes ~10 s
     try:
         metadata = {name: f.value for name, f in header.fields.items() if f.count is None}
-        if "tokenizer.ggml.tokens" not in header.fields:
-            no = metadata.get("split.no")
+        if Keys.Tokenizer.LIST not in header.fields:
+            no = metadata.get(Keys.Split.LLM_KV_SPLIT_NO)
             if isinstance(no, int) and no:
                 first = first_split(p)
                 raise InputError(f"{p}: split {no + 1} of {metadata.get('split.count', '?')} holds "
                                  f"no tokenizer metadata; pass split 1{f' ({first.name})' if first else ''}")
             raise InputError(f"{p}: no tokenizer metadata (tokenizer.ggml.tokens is missing)")
-        model = metadata.get("tokenizer.ggml.model")
+        model = metadata.get(Keys.Tokenizer.MODEL)
         if model != "gpt2":
             raise InputError(f"{p}: tokenizer.ggml.model is {model!r}; Kimi vocabularies are byte-level BPE ('gpt2')")
-        for key in ("tokenizer.ggml.pre", "tokenizer.chat_template"):
+        for key in (Keys.Tokenizer.PRE, Keys.Tokenizer.CHAT_TEMPLATE):
             if key in header.fields and header.fields[key].type_name != "string":
                 raise InputError(f"{p}: {key} is {header.fields[key].type_name}, expected a string")
         for key in ROLE_KEYS.values():
             header.int_value(key)  # an id of another type is a one-line error here, not a surprise later
-        tokens = header.strings("tokenizer.ggml.tokens")
-        types = header.ints("tokenizer.ggml.token_type") if "tokenizer.ggml.token_type" in header.fields else \
+        tokens = header.strings(Keys.Tokenizer.LIST)
+        types = header.ints(Keys.Tokenizer.TOKEN_TYPE) if Keys.Tokenizer.TOKEN_TYPE in header.fields else \
             [int(gguf.TokenType.NORMAL)] * len(tokens)
     finally:
         header.close()
@@ -156,7 +158,7 @@ def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
     for role, key in ROLE_KEYS.items():
         tid = metadata.get(key)
         config[f"{role}_token"] = tokens[tid] if isinstance(tid, int) and 0 <= tid < len(tokens) else None
-    pre = metadata.get("tokenizer.ggml.pre", "kimi-k2")
+    pre = metadata.get(Keys.Tokenizer.PRE, "kimi-k2")
     pattern = SCHEMES[pre].pattern if pre in set(SCHEMES) else SCHEMES["kimi-k2"].pattern
-    return TokenizerAssets(p, ranks, specials, config, metadata.get("tokenizer.chat_template"), pattern,
+    return TokenizerAssets(p, ranks, specials, config, metadata.get(Keys.Tokenizer.CHAT_TEMPLATE), pattern,
                            source="gguf", metadata=metadata, token_types=[int(t) for t in types])

@@ -9,7 +9,7 @@ is the ``eos-token`` check's.
 
 from __future__ import annotations
 
-from gguf import TokenType
+from gguf import Keys, TokenType
 
 from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.gguf_vocab import ROLE_KEYS
@@ -21,7 +21,7 @@ CHECK = "gguf-tokenizer-keys"
 
 def check_gguf_keys(assets: TokenizerAssets, report: Report) -> None:
     meta = assets.metadata
-    pre = meta.get("tokenizer.ggml.pre")
+    pre = meta.get(Keys.Tokenizer.PRE)
     if pre == "kimi-k2":
         report.add(CHECK, "info", "tokenizer.ggml.model = gpt2, pre = kimi-k2 (llama.cpp's Kimi splitter)")
     elif pre is None:
@@ -36,7 +36,7 @@ def check_gguf_keys(assets: TokenizerAssets, report: Report) -> None:
             report.add(CHECK, "warning", f"{key} is missing (expected {expected}, {want})")
         elif have != expected:
             report.add(CHECK, "error", f"{key} is {have} ({assets.role(role)!r}), expected {expected} ({want})")
-    if meta.get("tokenizer.ggml.add_bos_token"):
+    if meta.get(Keys.Tokenizer.ADD_BOS):
         report.add(CHECK, "warning", f"tokenizer.ggml.add_bos_token is true: llama.cpp prepends {BOS} to every prompt, "
                                      "which neither the chat template nor Moonshot's tokenizer does")
     _types(assets, report)
