@@ -11,7 +11,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from workbench.gguffile.bpe import add_minimal_hparams
+from workbench.gguffile.bpe import add_minimal_hparams, finish
 from workbench.tokenizer.gguf_vocab import add_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,10 +41,7 @@ def write_gguf(path: Path, assets, *, tensors: dict, eos: str = "[EOS]", split: 
             w.add_tensor(name, array)
         else:
             w.add_tensor(name, gguf.quants.quantize(array, qtype), raw_dtype=qtype)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish(w)
     return path
 
 

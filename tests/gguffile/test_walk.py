@@ -7,6 +7,7 @@ import pytest
 from tests.helpers import tensors, write_gguf
 from workbench.errors import InputError
 from workbench.gguffile import read_header
+from workbench.gguffile.bpe import finish
 from workbench.ggufio.mutate import slots
 from workbench.tokenizer import load
 
@@ -55,7 +56,7 @@ def test_the_alignment_must_be_a_power_of_two(assets, tmp_path):
     w.add_custom_alignment(64)
     for name, (array, _) in tensors(3, ["output.weight"]).items():
         w.add_tensor(name, array)
-    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
+    finish(w)
     assert read_header(path).alignment == 64
     with pytest.raises(InputError, match=r"general\.alignment is 48 \(byte [\d,]+\), not a power of two"):
         read_header(edited(path, tmp_path, **{"general.alignment_value": 48}))

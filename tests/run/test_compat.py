@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from workbench.errors import InputError
+from workbench.gguffile.bpe import finish
 from workbench.ggufio import patch
 from workbench.models.tiny import make_tiny_model
 from workbench.run.compat import LLAMA_MAX_EXPERTS, check_compat
@@ -42,7 +43,7 @@ def test_an_unknown_architecture(tmp_path, tiny_vocab):
     w = gguf.GGUFWriter(path, arch="deepseek9")  # an architecture from a newer llama.cpp
     add_minimal_hparams(w, assets.vocab_size)
     add_tokenizer(w, assets)
-    w.write_header_to_file(), w.write_kv_data_to_file(), w.write_tensors_to_file(), w.close()
+    finish(w)
     r = check_compat(path)
     assert not r.ok and "unknown model architecture: 'deepseek9'" in r.checks[-1].message
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gguf
 import pytest
 
+from workbench.gguffile.bpe import finish
 from workbench.tokenizer.gguf_vocab import write_vocab_gguf
 
 
@@ -75,10 +76,7 @@ def test_bpe_vocab_with_explicit_merges(tmp_path):
     stock = gguf.GGUFWriter(tmp_path / "stock.gguf", arch="deepseek2")
     add_minimal_hparams(stock, len(tokens) + 1)
     add_bpe_tokenizer(stock, tokens, merges, pre="gpt-4o", control=["<|bos|>"])
-    stock.write_header_to_file()
-    stock.write_kv_data_to_file()
-    stock.write_tensors_to_file()
-    stock.close()
+    finish(stock)
     assert (tmp_path / "stock.gguf").read_bytes() == path.read_bytes()
 
     llama = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)

@@ -11,7 +11,7 @@ import pytest
 from tokenizers import Tokenizer, normalizers
 
 from workbench.errors import InputError
-from workbench.gguffile.bpe import add_minimal_hparams
+from workbench.gguffile.bpe import add_minimal_hparams, finish
 from workbench.pretok.pieces import split
 from workbench.pretok.probed import LlamaCppEngine
 from workbench.pretok.schemes import SCHEMES
@@ -144,10 +144,7 @@ def test_planted_missing_merge_in_a_gguf_is_merges_for_llama_cpp(assets, corpus_
     w = gguf.GGUFWriter(tmp_path / "dropped.gguf", arch="deepseek2")
     add_minimal_hparams(w, assets.vocab_size)
     add_tokenizer(DropFirstMerge(w), assets)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish(w)
     files = [f for f in corpus_files if f.name in ("mixed.txt", "rtl.txt")]
     r = token_parity(load(tmp_path / "dropped.gguf"), corpus=files, impls=("tiktoken", "llama.cpp"),
                      examples_per_cause=1)

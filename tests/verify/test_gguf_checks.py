@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import ROOT
 from tests.verify.test_checks import _builtin_formatter
 from workbench.errors import InputError
+from workbench.gguffile.bpe import finish
 from workbench.tokenizer import load
 from workbench.tokenizer.gguf_vocab import write_vocab_gguf
 from workbench.verify import check
@@ -102,10 +103,7 @@ def test_a_later_split_points_to_split_one(tmp_path):
     w = gguf.GGUFWriter(path, arch="deepseek2")
     w.add_uint16("split.no", 1)
     w.add_uint16("split.count", 3)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish(w)
     with pytest.raises(InputError, match="split 2 of 3 .*Kimi-K2-Q2_K-00001-of-00003.gguf"):
         load(path)
     with pytest.raises(InputError, match="split 2 of 3"):
@@ -115,10 +113,7 @@ def test_a_later_split_points_to_split_one(tmp_path):
 def test_bad_gguf_files(tmp_path, good):
     empty = tmp_path / "empty.gguf"
     w = gguf.GGUFWriter(empty, arch="deepseek2")
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish(w)
     with pytest.raises(InputError, match="no tokenizer metadata"):
         check(empty)
     cut = tmp_path / "cut.gguf"

@@ -8,7 +8,8 @@ and the probe vocabularies (:mod:`workbench.pretok.probed`) share.
   conversions of tiktoken vocabularies (Qwen, Kimi) derive merges;
 - :func:`add_bpe_tokenizer` / :func:`write_bpe_gguf`: any byte-level vocabulary with explicit
   merges, as a vocab-only ``deepseek2`` GGUF (its string arrays packed in one go);
-- :func:`add_minimal_hparams`: the ``deepseek2`` keys llama.cpp reads before it stops at ``vocab_only``.
+- :func:`add_minimal_hparams`: the ``deepseek2`` keys llama.cpp reads before it stops at ``vocab_only``;
+- :func:`finish`: header, key/values, tensors, close: how every whole-file write of ours ends.
 
     >>> merge_of(b"ab", {b"a": 0, b"b": 1, b"ab": 2})
     (b'a', b'b')
@@ -111,10 +112,16 @@ def _write_bpe_gguf(path: Path, tokens: Sequence[bytes], merges: Iterable[tuple[
     w = _array_writer()(path, arch="deepseek2")
     add_minimal_hparams(w, len(tokens) + len(control))
     add_bpe_tokenizer(w, tokens, merges, pre=pre, control=control)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    finish(w)
+
+
+def finish(writer) -> None:
+    """Write what a ``gguf.GGUFWriter`` holds, in the order it insists on (header, key/values,
+    tensors), and close it: the end of every whole-file write of ours."""
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
 
 
 @lru_cache(maxsize=1)

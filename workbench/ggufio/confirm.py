@@ -17,7 +17,7 @@ from gguf import Keys
 from workbench.errors import WorkbenchError
 from workbench.gguffile import read_header
 from workbench.ggufio.plan import layout
-from workbench.ggufio.values import TEMPLATE_KEY
+from workbench.ggufio.values import TEMPLATE_KEY, is_padded
 
 
 def confirm_values(path: Path, values: Mapping[str, object], remove: Sequence[str]) -> list[str]:
@@ -29,8 +29,8 @@ def confirm_values(path: Path, values: Mapping[str, object], remove: Sequence[st
             got = None if f is None else h.array(key) if f.count is not None else f.value
             if isinstance(got, float) and isinstance(want, (int, float)):
                 ok = abs(got - want) <= 1e-6 * max(1.0, abs(want))
-            elif key == TEMPLATE_KEY and isinstance(got, str) and got != want:
-                ok = got.startswith(want) and got[len(want):].startswith("{#") and got.endswith("#}")
+            elif key == TEMPLATE_KEY:
+                ok = is_padded(got, want)
             else:
                 ok = got == want
             if not ok:

@@ -20,7 +20,7 @@ from workbench.gguffile import writing
 from workbench.ggufio.inspect import inspect, split_members
 from workbench.ggufio.journal import recover
 from workbench.ggufio.patching import Result, patch
-from workbench.ggufio.values import TEMPLATE_KEY
+from workbench.ggufio.values import TEMPLATE_KEY, is_padded
 
 
 def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, types: bool = True) -> dict[str, object]:
@@ -57,9 +57,7 @@ def kimi_fixes(path: str | os.PathLike[str], *, template: str | None = None, typ
                 new[ids[content]] = int(gguf.TokenType.USER_DEFINED)
         if new != current_types:
             fixes[Keys.Tokenizer.TOKEN_TYPE] = new
-    current = info.value(TEMPLATE_KEY)
-    if template is not None and current != template and not (
-            isinstance(current, str) and current.startswith(template) and current[len(template):].startswith("{#")):
+    if template is not None and not is_padded(info.value(TEMPLATE_KEY), template):
         fixes[TEMPLATE_KEY] = template
     return fixes
 

@@ -24,8 +24,8 @@ from gguf import Keys
 
 from workbench.errors import InputError
 from workbench.gguffile import Header, read_header
+from workbench.gguffile.splits import member_names
 
-SPLIT_NAME = re.compile(r"^(?P<stem>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 ARRAY_PREVIEW = 8
 
 _ROLES = (
@@ -212,11 +212,9 @@ def split_members(path: str | os.PathLike[str]) -> list[Path]:
     A missing member is an :class:`InputError` naming it.
     """
     p = Path(path)
-    m = SPLIT_NAME.match(p.name)
-    if not m:
+    members = member_names(p)
+    if members is None:
         return [p]
-    count = int(m["count"])
-    members = [p.with_name(f"{m['stem']}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
     missing = [q.name for q in members if not q.is_file()]
     if missing:
         raise InputError(f"{p}: split set incomplete, missing {', '.join(missing[:3])}"

@@ -94,3 +94,12 @@ def padded_template(old_len: int, new: str) -> str | None:
     if gap < 4:
         return None
     return new + "{#" + " " * (gap - 4) + "#}"
+
+
+def is_padded(held: object, template: str) -> bool:
+    """``held`` is ``template`` itself, or ``template`` padded with a Jinja comment as :func:`padded_template`
+    pads it: ``("ab{#  #}", "ab") -> True``."""
+    if not isinstance(held, str):
+        return False
+    rest = held[len(template):] if held.startswith(template) else None
+    return rest == "" or (rest is not None and rest.startswith("{#") and rest.endswith("#}"))

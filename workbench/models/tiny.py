@@ -42,6 +42,7 @@ import gguf
 import numpy as np
 
 from workbench.errors import InputError
+from workbench.gguffile.splits import split_name
 from workbench.models.recipes import keeps_f32
 from workbench.models.shape import ARCH, KimiShape, TensorSpec, add_metadata, tensor_table, tiny
 from workbench.tokenizer.assets import TokenizerAssets
@@ -50,11 +51,6 @@ from workbench.tokenizer.special import EOS, EOS_OLD
 
 #: one planned tensor: spec, stored type, bytes, data (None: leave a hole)
 Planned = tuple[TensorSpec, gguf.GGMLQuantizationType, int, "np.ndarray | None"]
-
-
-def split_name(out: Path, no: int, count: int) -> Path:
-    """``(dir/Kimi-K2-Tiny.gguf, 1, 3) -> dir/Kimi-K2-Tiny-00001-of-00003.gguf`` (llama.cpp's split path format)."""
-    return out.with_name(f"{out.stem}-{no:05d}-of-{count:05d}.gguf")
 
 
 def partition(sizes: Sequence[int], parts: int) -> list[int]:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.ggufio.inspect import SPLIT_NAME
+from workbench.gguffile.splits import SPLIT_NAME
 
 #: quant names as Unsloth / llama.cpp spell them in file names
 QUANT = re.compile(r"(?:UD-)?(?:IQ\d_[A-Z]+|TQ\d_\d|Q\d_K(?:_[A-Z]+)?|Q\d_\d|Q\d_K_XL|BF16|F16|F32)(?=[-.]|$)", re.I)

@@ -26,14 +26,14 @@ Not here: the format itself (byte-level spelling, merges, the generic BPE writer
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from gguf import Keys
 
 from workbench.errors import InputError
 from workbench.files import atomic_path
-from workbench.gguffile.bpe import add_minimal_hparams, byte_level, byte_table, merge_of
+from workbench.gguffile.bpe import add_minimal_hparams, byte_level, byte_table, finish, merge_of
+from workbench.gguffile.splits import first_split
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.special import BOS, EOS, PAD, SpecialToken
@@ -41,7 +41,6 @@ from workbench.tokenizer.special import BOS, EOS, PAD, SpecialToken
 #: GGUF key -> the tokenizer_config.json role it names
 ROLE_KEYS = {"bos": Keys.Tokenizer.BOS_ID, "eos": Keys.Tokenizer.EOS_ID,
              "pad": Keys.Tokenizer.PAD_ID, "unk": Keys.Tokenizer.UNK_ID}
-_SPLIT_NAME = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 
 
 def add_tokenizer(writer, assets: TokenizerAssets, *, eos: str = EOS, chat_template: str | None = None,
@@ -89,17 +88,8 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
         w.add_name(f"{assets.path.name} (vocab only)")
         add_minimal_hparams(w, assets.vocab_size)
         add_tokenizer(w, assets, eos=eos, chat_template=chat_template, control_all=control_all)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
+        finish(w)
     return out
-
-
-def first_split(path: Path) -> Path | None:
-    """``X-00003-of-00005.gguf -> X-00001-of-00005.gguf``; None for a file not named like a split."""
-    m = _SPLIT_NAME.search(path.name)
-    return path.with_name(path.name[:m.start()] + f"-00001-of-{m.group(2)}.gguf") if m else None
 
 
 def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
