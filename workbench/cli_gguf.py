@@ -137,15 +137,10 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from workbench.run.chat import PRESETS as SAMPLING
-    from workbench.run.offload import custom, preset
+    from workbench.run.offload import choose
     from workbench.run.planner import plan_memory
 
-    if args.override_tensor:
-        offload = custom(args.override_tensor, n_gpu_layers=args.ngl if args.ngl is not None else 99)
-    else:
-        offload = preset(args.preset)
-        if args.ngl is not None:
-            offload = custom(offload.override_string, n_gpu_layers=args.ngl, name=f"{offload.name}, ngl {args.ngl}")
+    offload = choose(args.preset, overrides=args.override_tensor or "", n_gpu_layers=args.ngl)
     from workbench.ggufio.inspect import inspect
     from workbench.run.compat import check_compat
 

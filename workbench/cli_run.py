@@ -88,7 +88,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         messages.append({"role": "user", "content": line})
         reply = _turn(chat, messages, args, show=True)
-        messages.append({"role": "assistant", "content": reply.answer, "reasoning_content": reply.reasoning})
+        messages.append(reply.as_message())
 
 
 def cmd_build_llama_server(args: argparse.Namespace) -> int:

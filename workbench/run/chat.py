@@ -61,6 +61,13 @@ class Reply:
     generation_tokens_per_s: float = 0.0
     prompt: str = field(default="", repr=False)
 
+    def as_message(self) -> dict:
+        """This reply as the next turn's history: ``{"role": "assistant", "content", "reasoning_content"[, "tool_calls"]}``."""
+        message = {"role": "assistant", "content": self.answer, "reasoning_content": self.reasoning}
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+        return message
+
     def to_dict(self) -> dict:
         return {"reasoning": self.reasoning, "answer": self.answer, "tool_calls": self.tool_calls,
                 "finish_reason": self.finish_reason, "n_prompt_tokens": self.n_prompt_tokens,

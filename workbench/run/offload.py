@@ -22,7 +22,7 @@ subset for everything the guides use (no lookbehind, no possessive quantifiers).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from workbench.errors import InputError, UnknownNameError
@@ -64,6 +64,15 @@ class Offload:
     def _compiled(self) -> tuple[tuple, ...]:
         """``(pattern.search, buffer)`` per override, compiled once (the planner asks per tensor, per plan)."""
         return tuple((re.compile(o.pattern).search, o.buffer) for o in self.overrides)
+
+    def with_gpu_layers(self, n: int) -> Offload:
+        """The same overrides (and llama.cpp flag) with ``n_gpu_layers = n``:
+        ``preset("n-cpu-moe:2").with_gpu_layers(40).cli_args() -> ['-ngl', '40', '--n-cpu-moe', '2']``."""
+        if n < 0:
+            raise InputError(f"n_gpu_layers must be >= 0, got {n}")
+        if n == self.n_gpu_layers:
+            return self
+        return replace(self, name=f"{self.name}, ngl {n}", n_gpu_layers=n)
 
     @property
     def override_string(self) -> str:
@@ -146,3 +155,10 @@ def preset(name: str, *, blocks: int = 61) -> Offload:
         return PRESETS[name]
     valid = [*PRESETS, *(f"{p}:N" for p in PARAMETRISED)]
     raise UnknownNameError(f"unknown offload preset {name!r}; valid: {', '.join(valid)}")
+
+
+def choose(name: str = "gpu-all", *, overrides: str = "", n_gpu_layers: int | None = None) -> Offload:
+    """What a user picked, the one way the CLI and the app read it: an ``-ot`` string replaces the
+    preset; ``n_gpu_layers``, when given, is set on either (:meth:`Offload.with_gpu_layers`)."""
+    base = custom(overrides.strip()) if overrides.strip() else preset(name)
+    return base if n_gpu_layers is None else base.with_gpu_layers(n_gpu_layers)

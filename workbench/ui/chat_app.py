@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import threading
-from dataclasses import replace
 
 import ipywidgets as widgets
 
@@ -82,6 +81,7 @@ class ChatApp(widgets.VBox):
         self.send_button.on_click(lambda _b: self._start(self._generate))
         self.stop_button.on_click(lambda _b: self._stop.set())
         self.mode.observe(lambda _c: self._apply_mode(), names="value")
+        self.offload.observe(lambda _c: self._follow_preset(), names="value")
         for w in (self.model, self.offload, self.custom, self.ngl, self.ctx, self.vram, self.ram):
             w.observe(lambda _c: self.refresh_plan(), names="value")
         super().__init__([
@@ -124,12 +124,15 @@ class ChatApp(widgets.VBox):
         self.refresh_plan()
 
     def offload_choice(self):
-        from workbench.run.offload import custom, preset
+        from workbench.run.offload import choose
 
-        if self.custom.value.strip():
-            return custom(self.custom.value.strip(), n_gpu_layers=self.ngl.value)
-        chosen = preset(self.offload.value)
-        return replace(chosen, n_gpu_layers=min(chosen.n_gpu_layers, self.ngl.value))
+        return choose(self.offload.value, overrides=self.custom.value, n_gpu_layers=self.ngl.value)
+
+    def _follow_preset(self) -> None:
+        """A preset brings its own GPU layers (cpu-only: 0); the box can then change them."""
+        from workbench.run.offload import preset
+
+        self.ngl.value = preset(self.offload.value).n_gpu_layers
 
     def refresh_plan(self) -> None:
         """Recompute the memory plan for the chosen model and offload; problems go to the panel."""
@@ -241,8 +244,7 @@ class ChatApp(widgets.VBox):
                 answer.append(event.text if call is None else f"\n[tool call {call['name']}({call['arguments']})]")
                 self.answer_view.value = f"<div style='white-space:pre-wrap'>{html.escape(''.join(answer))}</div>"
         self.reply = self.chat.last
-        self.messages.append({"role": "assistant", "content": self.reply.answer,
-                              "reasoning_content": self.reply.reasoning})
+        self.messages.append(self.reply.as_message())
         r = self.reply
         self.stats.value = (f"<span style='color:#555'>{r.n_generated_tokens} tokens · "
                             f"{r.generation_tokens_per_s:,.1f} tok/s · prompt {r.prompt_tokens_per_s:,.0f} tok/s · "
