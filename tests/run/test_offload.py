@@ -71,3 +71,16 @@ def test_bad_presets():
     with pytest.raises(InputError, match=">= 0"):
         custom(n_gpu_layers=-1)
     assert set(PRESETS) >= {"gpu-all", "experts-cpu", "up-down-cpu", "up-cpu", "cpu-only"}
+
+
+def test_gpu_layers_are_set_one_way_for_the_cli_and_the_app():
+    from workbench.run.offload import choose
+
+    flagged = preset("n-cpu-moe:2").with_gpu_layers(40)
+    assert flagged.cli_args() == ["-ngl", "40", "--n-cpu-moe", "2"] and flagged.overrides == preset("n-cpu-moe:2").overrides
+    assert preset("cpu-only").with_gpu_layers(0) is preset("cpu-only")
+    assert choose("experts-cpu", n_gpu_layers=10).n_gpu_layers == 10
+    assert choose("experts-cpu", overrides=r"\.ffn_up_exps\.=CPU").override_string == r"\.ffn_up_exps\.=CPU"
+    assert choose("cpu-only").n_gpu_layers == 0
+    with pytest.raises(InputError, match="n_gpu_layers must be >= 0"):
+        choose("gpu-all", n_gpu_layers=-1)

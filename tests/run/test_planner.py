@@ -97,3 +97,16 @@ def test_plan_cli(kimi, capsys):
     assert code == 0 and "verdict: cannot-run" in out and "recommendation: " in out and "llama-server -m" in out
     code, _, err = run(capsys, "plan", str(kimi.path), "--vram", "lots")
     assert code == 2 and "cannot read size 'lots'" in err
+
+
+def test_compare_is_one_plan_per_machine_and_offload(kimi):
+    from workbench.run.planner import compare
+
+    machines = {"small": ("24GiB", "256GiB"), "big": ("1128GiB", "2TiB")}
+    grid = compare(kimi, ["gpu-all", "experts-cpu"], machines, n_ctx=8192, disk="2TB")
+    assert [(r["machine"], r["preset"]) for r in grid.rows] == [
+        ("small", "gpu-all"), ("small", "experts-cpu"), ("big", "gpu-all"), ("big", "experts-cpu")]
+    one = plan_memory(kimi, "experts-cpu", n_ctx=8192, vram="24GiB", ram="256GiB", disk="2TB", recommend=False)
+    assert grid.rows[1]["verdict"] == one.verdict and grid.rows[1]["GPU"] == one.need["GPU"]
+    verdicts = grid.verdicts()
+    assert verdicts.loc["gpu-all", "small"] == "cannot-run" and verdicts.loc["gpu-all", "big"] == "fits"

@@ -98,3 +98,13 @@ def test_any_split_gives_the_same_result(tokens, data):
     pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
     split = parse(pieces)
     assert (split.reasoning, split.answer, split.tool_calls) == (whole.reasoning, whole.answer, whole.tool_calls)
+
+
+def test_a_reply_becomes_the_next_turns_history():
+    from workbench.run.chat import Reply
+
+    plain = Reply(reasoning="2+2=4", answer="It is 4.")
+    assert plain.as_message() == {"role": "assistant", "content": "It is 4.", "reasoning_content": "2+2=4"}
+    call = {"id": "functions.get_weather:0", "type": "function", "index": 0,
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+    assert Reply(answer="", tool_calls=[call]).as_message()["tool_calls"] == [call]

@@ -1,9 +1,34 @@
 """Running Kimi quants: offload, loading with tensor overrides, memory planning, streaming parse, local and remote chat.
 
-- :mod:`.offload` the guides' presets and llama.cpp's ``-ot`` / ``--n-cpu-moe`` as data
-- :mod:`.stream`  split a streamed reply into reasoning, answer and tool calls
-- :mod:`.loader`  load a GGUF under an offload, tensor overrides passed to llama.cpp (and proven by its log)
-- :mod:`.planner` bytes per device, verdict, recommendation, the llama-server command
-- :mod:`.chat`    sampling presets and local chat: template switch, streamed events, stop, cancel, tokens/s
-- :mod:`.remote`  the same chat API against an OpenAI-compatible server
+This is the public API:
+
+    >>> plan_memory("Kimi-K2-UD-Q2_K_XL-00001-of-00008.gguf", "experts-cpu", vram="24GiB", ram="256GiB").verdict  # doctest: +SKIP
+    >>> model = load_model("artifacts/Kimi-K2-Tiny.gguf", preset("cpu-only"))          # doctest: +SKIP
+    >>> LocalChat(model).reply([{"role": "user", "content": "Hi"}], mode="instant").answer   # doctest: +SKIP
+
+- :mod:`.offload`  the guides' presets and llama.cpp's ``-ot`` / ``--n-cpu-moe`` as data
+- :mod:`.planner`  bytes per device, verdict, recommendation, the llama-server command; ``compare`` for a grid
+- :mod:`.compat`   the pre-load check against the installed llama.cpp
+- :mod:`.loader`   load a GGUF under an offload, tensor overrides passed to llama.cpp (and proven by its log)
+- :mod:`.stream`   split a streamed reply into reasoning, answer and tool calls
+- :mod:`.chat`     sampling presets and local chat: template switch, streamed events, stop, cancel, tokens/s
+- :mod:`.remote`   the same chat API against an OpenAI-compatible server
+- :mod:`.models`   the GGUFs on this machine, split sets grouped
+- :mod:`.llama_server` the real ``llama-server``: built, found, run on loopback
+- :mod:`.server_renderer` ``llama-server`` as a chat-template renderer (a plugin of ``workbench.chat``)
 """
+
+from workbench.run.chat import MODES, LocalChat, Reply, Sampling
+from workbench.run.chat import PRESETS as SAMPLING
+from workbench.run.compat import CompatReport, check_compat
+from workbench.run.llama_server import LlamaServer
+from workbench.run.loader import LoadedModel, load_model
+from workbench.run.models import ModelEntry, find_models
+from workbench.run.offload import PRESETS as OFFLOADS
+from workbench.run.offload import Offload, choose, custom, preset
+from workbench.run.planner import MemoryPlan, PlanGrid, compare, plan_memory
+from workbench.run.remote import RemoteChat
+
+__all__ = ["MODES", "OFFLOADS", "SAMPLING", "CompatReport", "LlamaServer", "LoadedModel", "LocalChat", "MemoryPlan",
+           "ModelEntry", "Offload", "PlanGrid", "Reply", "RemoteChat", "Sampling", "check_compat", "choose", "compare",
+           "custom", "find_models", "load_model", "plan_memory", "preset"]

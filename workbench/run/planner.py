@@ -193,3 +193,37 @@ def _recommend(info, n_ctx, n_ubatch, vram, ram, disk, n_layer) -> str:
             if verdict(o) == wanted:
                 return o.name
     return "none: not enough memory for any placement"
+
+
+@dataclass
+class PlanGrid:
+    """Plans of one file for several machines under several offloads: the table of notebook 05."""
+
+    rows: list[dict]  # {"machine", "preset", "GPU", "CPU", "verdict"}: bytes needed per device
+
+    def frame(self):
+        """A pandas DataFrame, one row per (machine, preset), bytes per device (0 where none)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows).fillna(0)
+
+    def verdicts(self):
+        """preset x machine -> verdict."""
+        return self.frame().pivot(index="preset", columns="machine", values="verdict")
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows}
+
+
+def compare(path: str | os.PathLike[str] | GGUFInfo, offloads: list[str | Offload],
+            machines: dict[str, tuple[int | str, int | str]], *, n_ctx: int = 8192,
+            disk: int | str | None = None) -> PlanGrid:
+    """One plan per machine (name -> (VRAM, RAM)) and offload, headers read once:
+    ``compare(info, ["gpu-all", "experts-cpu"], {"24 GB + 256 GB": ("24GiB", "256GiB")}).verdicts()``."""
+    info = path if isinstance(path, GGUFInfo) else inspect(path)
+    rows = []
+    for machine, (vram, ram) in machines.items():
+        for offload in offloads:
+            p = plan_memory(info, offload, n_ctx=n_ctx, vram=vram, ram=ram, disk=disk, recommend=False)
+            rows.append({"machine": machine, "preset": p.offload.name, **p.need, "verdict": p.verdict})
+    return PlanGrid(rows)
