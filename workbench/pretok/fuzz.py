@@ -59,17 +59,19 @@ _PLAIN = {ch: members[0] for members in ALPHABET.values() for ch in members if l
 
 @dataclass(frozen=True)
 class Counterexample:
-    """A minimal string the two sides split differently, and what it came from."""
+    """A minimal string the two sides split differently, the text it was shrunk from, and (in
+    the parity report) whether that text came from the corpus or the fuzzer."""
 
     text: str
     a: tuple[str, ...]
     b: tuple[str, ...]
     cause: str
     original: str
+    source: str | None = None  # "corpus" | "fuzz"
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "a": list(self.a), "b": list(self.b), "cause": self.cause,
-                "original": self.original}
+        out = {"text": self.text, "a": list(self.a), "b": list(self.b), "cause": self.cause, "original": self.original}
+        return out if self.source is None else {**out, "source": self.source}
 
 
 @dataclass

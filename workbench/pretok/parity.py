@@ -28,27 +28,11 @@ from workbench.errors import InputError
 from workbench.pretok import sources
 from workbench.pretok.align import diff
 from workbench.pretok.engines import Engine
-from workbench.pretok.fuzz import fuzz_texts, shrink
+from workbench.pretok.fuzz import Counterexample, fuzz_texts, shrink
 from workbench.pretok.pieces import resolve_engine, resolve_scheme, spans
 from workbench.pretok.schemes import Scheme
 
 DEFAULT_ENGINES = ("regex", "tokenizers", "tiktoken", "gigatoken", "llama.cpp")
-
-
-@dataclass(frozen=True)
-class Example:
-    """A minimal text the two engines cut differently, and the text it was shrunk from."""
-
-    text: str
-    a: tuple[str, ...]
-    b: tuple[str, ...]
-    cause: str
-    original: str
-    source: str
-
-    def to_dict(self) -> dict:
-        return {"text": self.text, "a": list(self.a), "b": list(self.b), "cause": self.cause,
-                "original": self.original, "source": self.source}
 
 
 @dataclass
@@ -64,7 +48,7 @@ class PairResult:
     #: cause -> divergences (stretches) with that cause, over all texts
     causes: Counter = field(default_factory=Counter)
     #: cause -> minimal examples, shortest first
-    groups: dict[str, list[Example]] = field(default_factory=dict)
+    groups: dict[str, list[Counterexample]] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -215,7 +199,7 @@ def engine_parity(
                 seen.add((d.cause, small))
                 a = tuple(p.text for p in spans(small, sch, ea))
                 b = tuple(p.text for p in spans(small, sch, eb))
-                result.groups.setdefault(d.cause, []).append(Example(small, a, b, d.cause, text, sources[i]))
+                result.groups.setdefault(d.cause, []).append(Counterexample(small, a, b, d.cause, text, sources[i]))
         for xs in result.groups.values():
             xs.sort(key=lambda x: (len(x.text), x.text))
             del xs[examples_per_cause:]
