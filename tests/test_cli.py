@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CORPUS
-from workbench.cli import main, show_pieces
+from workbench.cli import main
+from workbench.pretok.show import show_pieces
 
 BIN = Path(sys.executable).parent
 

@@ -35,7 +35,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "run": ("run",),
     "ui": ("ui",),
     "plugins": ("plugins",),
-    "cli": ("cli", "cli_gguf", "cli_run"),
+    "cli": ("cli",),
 }
 
 

@@ -17,7 +17,7 @@ from workbench.pretok.probed import LlamaCppEngine
 from workbench.pretok.schemes import SCHEMES
 from workbench.tokenizer import load
 from workbench.tokenizer.gguf_vocab import add_tokenizer
-from workbench.tokenizer.parity import CAUSES, format_report, token_parity
+from workbench.tokenizer.parity import CAUSES, token_parity
 
 ALL = ("tiktoken", "hf", "llama.cpp")
 
@@ -204,7 +204,7 @@ def test_report_renders(corpus_report):
     assert set(d["versions"]) >= {"tiktoken", "tokenizers", "transformers", "llama-cpp-python", "llama.cpp"}
     table = corpus_report.table()
     assert list(table["differ"]) == [p.differ for p in corpus_report.pairs] and "pre-tokenization" in table
-    text = format_report(corpus_report)
+    text = corpus_report.format()
     p = corpus_report.pair("tiktoken", "llama.cpp")
     assert f"tiktoken / llama.cpp · pre-tokenization: {p.differ} texts" in text
     assert f"pre-tokenization {p.differ}" in text and "versions: tiktoken" in text

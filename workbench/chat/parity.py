@@ -20,9 +20,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, available_renderers, render
 from workbench.chat.suite import SUITE, Case
+from workbench.errors import InputError
 
 STATUSES = ("equal", "differs", "fails", "unsupported")
 
@@ -117,6 +119,19 @@ class ParityTable:
             out[c.renderer][c.status] += 1
         return out
 
+    def format(self) -> str:
+        """The status table, then each differing cell's diff and each failing cell's error."""
+        lines = [self.frame().to_string()]
+        for c in self.cells:
+            if c.status == "differs":
+                lines.append(f"\n{c.case} / {c.renderer} differs from {self.baseline}:\n  "
+                             + c.text_diff().replace("\n", "\n  ")
+                             + ("\n  " + c.id_diff().replace("\n", "\n  ") if c.ids is not None else ""))
+            elif c.status == "fails":
+                lines.append(f"\n{c.case} / {c.renderer} fails: {c.error}"
+                             + (f" ({self.baseline}: {c.baseline_error})" if c.baseline_error not in (None, c.error) else ""))
+        return "\n".join(lines)
+
     def to_dict(self) -> dict:
         return {"baseline": self.baseline, "renderers": self.renderers, "cases": self.cases,
                 "cells": [c.to_dict() for c in self.cells]}
@@ -184,3 +199,33 @@ def renders_same(a: str, b: str, *, cases: Iterable[Case] = SUITE, renderer: str
         if outs[0] != outs[1]:
             return False
     return True
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One prompt as a renderer made it (``kimi-wb render``)."""
+
+    renderer: str
+    kwargs: dict
+    text: str
+
+    def format(self) -> str:
+        return self.text
+
+    def to_dict(self) -> dict:
+        return {"renderer": self.renderer, "kwargs": self.kwargs, "text": self.text}
+
+
+def template_source(source: str | Path, *, tokenizer=None):
+    """``(template text, tokenizer assets or None)`` from a ``.jinja`` file, or from a GGUF or snapshot
+    folder's own template (whose assets then serve for token ids unless ``tokenizer`` is given)."""
+    from workbench.chat.render import read_template
+    from workbench.tokenizer import load
+
+    src = Path(source)
+    if src.suffix == ".gguf" or src.is_dir():
+        tokenizer = tokenizer or load(src)
+        if not tokenizer.chat_template:
+            raise InputError(f"{src}: no chat template in these tokenizer assets")
+        return tokenizer.chat_template, tokenizer
+    return read_template(src), tokenizer

@@ -82,6 +82,16 @@ def read_template(template: str | os.PathLike[str]) -> str:
     return template
 
 
+def read_messages(path: str | os.PathLike[str], what: str = "messages") -> list[dict]:
+    """A conversation from a JSON file: an array of message objects, else a one-line :class:`InputError`."""
+    from workbench.files import read_json
+
+    messages = read_json(path, what)
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise InputError(f"{path}: expected a JSON array of {'message' if what == 'messages' else 'tool'} objects")
+    return messages
+
+
 @lru_cache(maxsize=1)
 def _trusted() -> frozenset[str]:
     """The texts of the templates that ship inside the workbench (rendered in process)."""

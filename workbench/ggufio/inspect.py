@@ -25,6 +25,7 @@ from gguf import Keys
 from workbench.errors import InputError
 from workbench.gguffile import Header, read_header
 from workbench.gguffile.splits import member_names
+from workbench.units import format_size
 
 ARRAY_PREVIEW = 8
 
@@ -182,6 +183,33 @@ class GGUFInfo:
         template = self.value(Keys.Tokenizer.CHAT_TEMPLATE)
         out["chat_template_chars"] = len(template) if isinstance(template, str) else None
         return out
+
+    def format(self, *, tensors: bool = False) -> str:
+        """Files, totals by type and role, the tokenizer, every key (and every tensor when asked)."""
+        first = self.files[0]
+        lines = [f"{self.path}: GGUF v{first.version}, alignment {first.alignment}, {len(self.files)} file(s), "
+                 f"{format_size(self.total_bytes)}, {len(self.keys)} keys, {len(self.tensors):,} tensors"]
+        lines += [f"  {f.path.name}: {format_size(f.size)}, header {format_size(f.data_offset)}, {len(f.keys)} keys, "
+                  f"{len(f.tensors)} tensors" for f in self.files]
+        if self.tensors:
+            lines.append("by type:  " + ", ".join(f"{k} {format_size(v)}" for k, v in self.by_type().items()))
+            lines.append("by role:  " + ", ".join(f"{k} {format_size(v)}" for k, v in self.by_role().items()))
+        tok = self.tokenizer()
+        if tok["n_tokens"]:
+            lines.append(f"tokenizer: {tok['model']} / pre {tok['pre']}, {tok['n_tokens']:,} tokens, "
+                         + ", ".join(f"{r} {tok[r]['id']} {tok[r]['content']!r}" for r in ("bos", "eos", "pad"))
+                         + f", template {tok['chat_template_chars'] or 0:,} chars")
+        holders = self.key_file
+        lines.append("keys:")
+        for k in self.keys.values():
+            where = f"  [{holders[k.name]}]" if len(self.files) > 1 else ""
+            lines.append(f"  {k.name:<44} {k.type:<14} {k.summary()}{where}")
+        if tensors:
+            lines.append("tensors:")
+            for t in self.tensors:
+                shape = "x".join(str(d) for d in t.shape)
+                lines.append(f"  {t.name:<36} {t.type:<8} {shape:<22} {format_size(t.n_bytes):>12}  @{t.offset:,}  {t.role}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {

@@ -152,4 +152,35 @@ def _finishrewrite(p: Plan, values, remove, first: Path, saved, recovered, llama
     return Result(p, True, verified, saved, recovered)
 
 
-__all__ = ["Result", "patch", "recover"]
+@dataclass
+class PatchReport:
+    """What a patch, fix or dry run did to each file (``kimi-wb gguf patch`` / ``fix-kimi``)."""
+
+    results: list[Result]
+    path: str = ""
+    dry_run: bool = False
+    already_fixed: str = ""  # fix-kimi with nothing to do: what the file already has
+
+    def to_dict(self) -> list | dict:
+        if not self.results and self.already_fixed:
+            return {"path": self.path, "already_fixed": True}
+        return [r.to_dict() for r in self.results]
+
+    def format(self) -> str:
+        if not self.results and self.already_fixed:
+            return f"{self.path}: already fixed ({self.already_fixed})"
+        lines = []
+        for r in self.results:
+            lines.append(r.plan.describe())
+            if r.recovered:
+                lines.append("  rolled back an interrupted earlier patch first")
+            if r.applied:
+                lines.append(f"  applied ({r.plan.mode}); verified: {', '.join(r.verified)}")
+                if r.backup:
+                    lines.append(f"  original header kept in {r.backup.name} (kimi-wb gguf restore {r.plan.path})")
+            elif self.dry_run:
+                lines.append("  dry run: nothing written")
+        return "\n".join(lines)
+
+
+__all__ = ["PatchReport", "Result", "patch", "recover"]

@@ -103,3 +103,15 @@ def is_padded(held: object, template: str) -> bool:
         return False
     rest = held[len(template):] if held.startswith(template) else None
     return rest == "" or (rest is not None and rest.startswith("{#") and rest.endswith("#}"))
+
+
+def parse_assignments(items: list[str], types: dict[str, str]) -> dict[str, object]:
+    """``["KEY=VALUE", …]`` (``--set``) as values in each key's GGUF type (``types``: key -> type name;
+    a key not in it is new, its type inferred): ``(["general.name=x"], {"general.name": "string"}) -> {"general.name": "x"}``."""
+    values: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
+        values[key], _ = parse_value(text, types.get(key))
+    return values

@@ -14,6 +14,7 @@ Compare two schemes on one engine, or one scheme on two engines
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -62,6 +63,21 @@ class Diff:
     @property
     def identical(self) -> bool:
         return not self.divergences
+
+    def format(self, *, colour: bool = False) -> str:
+        """Both splits, then each divergence with its cause and the two cuts."""
+        from workbench.pretok.show import show_pieces
+
+        width = max(len(self.a), len(self.b))
+        lines = [f"{self.a:<{width}}  {show_pieces([p.text for p in self.pieces_a], colour=colour)}",
+                 f"{self.b:<{width}}  {show_pieces([p.text for p in self.pieces_b], colour=colour)}"]
+        if self.identical:
+            lines.append("identical splits")
+        for v in self.divergences:
+            lines.append(f"[{v.start}:{v.end}] {v.cause}: {json.dumps(v.text, ensure_ascii=False)}")
+            lines.append(f"    {self.a:<{width}}  {show_pieces([p.text for p in v.a], colour=colour)}")
+            lines.append(f"    {self.b:<{width}}  {show_pieces([p.text for p in v.b], colour=colour)}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {

@@ -17,6 +17,7 @@ splitting the whole text at once. Strings are texts; path-likes are UTF-8 files.
 from __future__ import annotations
 
 import gc
+import json
 import os
 from bisect import bisect_right
 from collections import Counter
@@ -123,6 +124,26 @@ class ScanResult:
         d["causes"] = dict(self.causes.most_common())
         d["diverging_line_share"] = self.diverging_line_share
         return d
+
+    def format(self) -> str:
+        """The statistics as ``kimi-wb scan`` prints them."""
+        from workbench.pretok.show import show_pieces
+
+        lines = [f"{self.sources} files, {self.bytes:,} bytes, {self.chars:,} characters, {self.lines:,} lines",
+                 f"lines split differently: {self.diverging_lines:,} ({self.diverging_line_share:.1%})"]
+        for side in (self.a, self.b):
+            lines += [f"\n{side.name}: {side.pieces:,} pieces",
+                      "  branches:     " + ", ".join(f"{k}={v:,}" for k, v in side.branches.most_common()),
+                      "  digit groups: " + ", ".join(f"{k}-digit={side.digit_groups[k]:,}" for k in sorted(side.digit_groups)),
+                      "  Han runs:     " + ", ".join(f"{k}={v:,}" for k, v in side.han_glue.most_common(6)),
+                      f"  '/' after line break kept in punctuation: {side.slash_tails:,}; contractions attached "
+                      f"{side.contractions_attached:,}, separate {side.contractions_separate:,}"]
+        lines.append("\ndivergences by cause:")
+        for cause, n in self.causes.most_common():
+            ex = self.examples[cause][0]
+            lines.append(f"  {cause:<12} {n:>8,}   e.g. {ex['source']}:{ex['line']} {json.dumps(ex['text'], ensure_ascii=False)}"
+                         f"  {show_pieces(ex['a'])} vs {show_pieces(ex['b'])}")
+        return "\n".join(lines)
 
     def tables(self) -> dict:
         """pandas DataFrames for a notebook: branches, digit groups, Han glue, causes."""

@@ -20,6 +20,7 @@ fuzzing (use atheris on the engines themselves for that).
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -100,6 +101,18 @@ class FuzzReport:
         rows = [{"cause": c, "inputs": self.counts[c], "text": x.text, self.a: list(x.a), self.b: list(x.b)}
                 for c, xs in self.groups.items() for x in xs]
         return pd.DataFrame(rows, columns=["cause", "inputs", "text", self.a, self.b])
+
+    def format(self) -> str:
+        """The minimal divergences by cause, as ``kimi-wb fuzz`` prints them."""
+        from workbench.pretok.show import show_pieces
+
+        lines = [f"{self.a} vs {self.b}: {self.diverged:,} of {self.tried:,} random strings split differently "
+                 f"({self.rate:.1%}), seed {self.seed}"]
+        for cause, found in self.groups.items():
+            lines.append(f"\n{cause} ({self.counts[cause]:,}):")
+            lines += [f"  {json.dumps(x.text, ensure_ascii=False):<16} {show_pieces(x.a)} vs {show_pieces(x.b)}"
+                      for x in found]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {

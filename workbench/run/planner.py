@@ -31,7 +31,7 @@ from gguf import Keys
 from workbench.errors import InputError
 from workbench.ggufio.inspect import GGUFInfo, inspect
 from workbench.run.offload import Offload, n_cpu_moe, preset
-from workbench.units import parse_size
+from workbench.units import format_size, parse_size
 
 _BLOCK = re.compile(r"^blk\.(\d+)\.")
 @dataclass
@@ -227,3 +227,34 @@ def compare(path: str | os.PathLike[str] | GGUFInfo, offloads: list[str | Offloa
             p = plan_memory(info, offload, n_ctx=n_ctx, vram=vram, ram=ram, disk=disk, recommend=False)
             rows.append({"machine": machine, "preset": p.offload.name, **p.need, "verdict": p.verdict})
     return PlanGrid(rows)
+
+
+@dataclass
+class PlanReport:
+    """A plan with the pre-load check and the command for a sampling mode (``kimi-wb plan``)."""
+
+    plan: MemoryPlan
+    compat: object  # workbench.run.compat.CompatReport
+    sampling: object = None  # workbench.run.chat.Sampling, for the command's flags
+
+    def to_dict(self) -> dict:
+        return {**self.plan.to_dict(), "command": self.plan.command(sampling=self.sampling),
+                "compat": self.compat.to_dict()}
+
+    def format(self) -> str:
+        import shlex
+
+        p = self.plan
+        lines = [f"{p.path}: {p.offload.name} (-ngl {p.offload.n_gpu_layers}), context {p.n_ctx:,}"]
+        for device, need in p.need.items():
+            have = p.vram if device == "GPU" else p.ram
+            lines.append(f"  {device}: weights {format_size(p.weights_bytes.get(device, 0))} "
+                         f"+ KV {format_size(p.kv_by_device.get(device, 0))}"
+                         f" + compute ~{format_size(p.compute_bytes.get(device, 0))} = {format_size(need)} "
+                         f"of {format_size(have)}")
+        lines.append("this llama.cpp: " + ("loads it" if self.compat.ok else "would NOT load it")
+                     + "".join(f"\n  {c}" for c in self.compat.checks))
+        lines.append(f"verdict: {p.verdict}" + "".join(f"\n  {r}" for r in p.reasons))
+        lines.append(f"recommendation: {p.recommendation}")
+        lines.append("command: " + shlex.join(p.command(sampling=self.sampling)))
+        return "\n".join(lines)

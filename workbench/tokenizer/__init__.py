@@ -12,9 +12,9 @@
 
 from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.loaders import load
-from workbench.tokenizer.parity import TokenParityReport, format_report, token_parity
+from workbench.tokenizer.parity import TokenParityReport, token_parity
 from workbench.tokenizer.special import KIMI_N_RANKS, SpecialToken, special_tokens
 from workbench.tokenizer.train import build_vocab
 
-__all__ = ["KIMI_N_RANKS", "SpecialToken", "TokenParityReport", "TokenizerAssets", "build_vocab", "format_report",
+__all__ = ["KIMI_N_RANKS", "SpecialToken", "TokenParityReport", "TokenizerAssets", "build_vocab",
            "load", "special_tokens", "token_parity"]

@@ -24,7 +24,7 @@ What is compared:
     >>> report = token_parity(load("artifacts/kimi-tiny-vocab"), fuzz=2000)   # doctest: +SKIP
     >>> report.pair("tiktoken", "llama.cpp").causes                              # doctest: +SKIP
     Counter({'pre-tokenization': 128})
-    >>> print(format_report(report))                                            # doctest: +SKIP
+    >>> print(report.format())                                                  # doctest: +SKIP
 
 Same inputs and seed -> the same report. Not here: chat-template parity
 (``workbench.chat.parity``), speed, a verdict on which side is right beyond "the reference".
@@ -46,7 +46,7 @@ from workbench.pretok.sources import corpus_files, corpus_lines
 from workbench.tokenizer.assets import IMPLS, TokenizerAssets
 from workbench.tokenizer.causes import CAUSE_NAMES, CAUSES, Judge, stretches
 
-__all__ = ["CAUSES", "Example", "PairStats", "TokenParityReport", "format_report", "token_parity"]
+__all__ = ["CAUSES", "Example", "PairStats", "TokenParityReport", "token_parity"]
 
 REFERENCE = "tiktoken"
 #: longest random string (in draws from the fuzz alphabet), as in ``find_divergences``
@@ -136,6 +136,33 @@ class TokenParityReport:
                 "pairs": [p.to_dict() for p in self.pairs],
                 "differing": [{"a": a, "b": b, "origin": o, "cause": c} for a, b, o, c in self.differing],
                 "examples": [e.to_dict() for e in self.examples], "versions": self.versions}
+
+    def format(self, *, width: int = 100) -> str:
+        """The report as plain text lines: the pairs table, minimal examples by pair and cause, versions."""
+        s = self.sources
+        mode = "special tokens parsed" if self.special else "plain text (special tokens not parsed)"
+        lines = [f"token parity · reference {self.reference} · {mode}",
+                 f"inputs: {_n(s['corpus_lines'], 'corpus line')} ({_n(len(s['corpus']), 'file')}), "
+                 f"{_n(s['texts'], 'text')}, {_n(s['fuzz'], 'fuzz string')} (seed {s['seed']})", "",
+                 f"{'pair':<22} {'texts':>7} {'differ':>7} {'rate':>7}  {'tokens a / b':>17}  {'ids changed a / b':>17}"
+                 "  causes"]
+        for p in self.pairs:
+            causes = ", ".join(f"{c} {n:,}" for c, n in p.to_dict()["causes"].items()) or "-"
+            lines.append(f"{p.a + ' / ' + p.b:<22} {p.texts:>7,} {p.differ:>7,} {p.rate:>7.2%}  "
+                         f"{f'{p.tokens_a:,} / {p.tokens_b:,}':>17}  {f'{p.changed_a:,} / {p.changed_b:,}':>17}  {causes}")
+        group = None
+        for e in self.examples:
+            if group != (e.a, e.b, e.cause):
+                group = (e.a, e.b, e.cause)
+                lines += ["", f"{e.a} / {e.b} · {e.cause}: {_n(self.pair(e.a, e.b).causes[e.cause], 'text')}"]
+            lines.append(f"  {e.text!r}  (from {e.origin})")
+            for name in self.impls:
+                shown = " ".join(_quote(x) for x in e.pieces[name])
+                lines.append(_clip(f"    {name:<10} {e.ids[name]}  {shown}", width))
+            lines.append(_clip(f"    {e.note}", width))
+        lines += ["", "compared:", *(f"  {n}: {what}" for n, what in self.compared.items())]
+        lines.append("versions: " + " · ".join(f"{k} {v}" for k, v in self.versions.items()))
+        return "\n".join(lines)
 
     def table(self):
         """A pandas DataFrame: one row per pair; counts, rate, and one column per cause."""
@@ -297,37 +324,6 @@ def _example(judge: Judge, a: str, b: str, cause: str, text: str, original: str,
             found = None
         splits[name] = list(found) if found is not None else None
     return Example(a, b, cause, text, original, origin, ids, pieces, splits, judge.note(a, b, cause, text, splits))
-
-
-# --- for a terminal -----------------------------------------------------------------------------
-
-
-def format_report(report: TokenParityReport, *, width: int = 100) -> str:
-    """The report as plain text lines: the pairs table, minimal examples by pair and cause, versions."""
-    s = report.sources
-    mode = "special tokens parsed" if report.special else "plain text (special tokens not parsed)"
-    lines = [f"token parity · reference {report.reference} · {mode}",
-             f"inputs: {_n(s['corpus_lines'], 'corpus line')} ({_n(len(s['corpus']), 'file')}), "
-             f"{_n(s['texts'], 'text')}, {_n(s['fuzz'], 'fuzz string')} (seed {s['seed']})", "",
-             f"{'pair':<22} {'texts':>7} {'differ':>7} {'rate':>7}  {'tokens a / b':>17}  {'ids changed a / b':>17}"
-             "  causes"]
-    for p in report.pairs:
-        causes = ", ".join(f"{c} {n:,}" for c, n in p.to_dict()["causes"].items()) or "-"
-        lines.append(f"{p.a + ' / ' + p.b:<22} {p.texts:>7,} {p.differ:>7,} {p.rate:>7.2%}  "
-                     f"{f'{p.tokens_a:,} / {p.tokens_b:,}':>17}  {f'{p.changed_a:,} / {p.changed_b:,}':>17}  {causes}")
-    group = None
-    for e in report.examples:
-        if group != (e.a, e.b, e.cause):
-            group = (e.a, e.b, e.cause)
-            lines += ["", f"{e.a} / {e.b} · {e.cause}: {_n(report.pair(e.a, e.b).causes[e.cause], 'text')}"]
-        lines.append(f"  {e.text!r}  (from {e.origin})")
-        for name in report.impls:
-            shown = " ".join(_quote(x) for x in e.pieces[name])
-            lines.append(_clip(f"    {name:<10} {e.ids[name]}  {shown}", width))
-        lines.append(_clip(f"    {e.note}", width))
-    lines += ["", "compared:", *(f"  {n}: {what}" for n, what in report.compared.items())]
-    lines.append("versions: " + " · ".join(f"{k} {v}" for k, v in report.versions.items()))
-    return "\n".join(lines)
 
 
 def _n(count: int, noun: str) -> str:

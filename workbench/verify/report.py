@@ -45,6 +45,12 @@ class Report:
     def to_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "ok": self.ok, "findings": [f.to_dict() for f in self.findings]}
 
+    def format(self) -> str:
+        """One line for the verdict, one per finding: ``  ✗ error   eos-token   EOS is [EOS], …``."""
+        marks = {"error": "✗", "warning": "!", "info": "✓"}
+        return "\n".join([f"{self.path} ({self.kind}): {'ok' if self.ok else 'ERRORS'}",
+                          *(f"  {marks[f.severity]} {f.severity:<7} {f.check:<24} {f.message}" for f in self.findings)])
+
     def frame(self):
         """The findings as a pandas DataFrame (check, severity, message)."""
         import pandas as pd

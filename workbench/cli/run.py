@@ -1,4 +1,5 @@
-"""``kimi-wb chat`` (one-shot or interactive, a local GGUF or an OpenAI-compatible server) and ``build-llama-server``."""
+"""``kimi-wb plan``, ``chat`` (one-shot or interactive, a local GGUF or an OpenAI-compatible server) and
+``build-llama-server``: thin over :mod:`workbench.run`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,27 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.cli.output import Record, emit, hint
 from workbench.errors import InputError
 
 DIM, RESET = "\033[2m", "\033[0m"
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from workbench.ggufio import inspect, split_members
+    from workbench.llamacpp import prefetch
+    from workbench.run import SAMPLING, check_compat, choose, plan_memory
+    from workbench.run.planner import PlanReport
+
+    offload = choose(args.preset, overrides=args.override_tensor or "", n_gpu_layers=args.ngl)
+    try:
+        prefetch(split_members(args.path)[0])  # llama.cpp's isolated read runs while the headers are planned
+    except InputError:
+        pass  # inspect says what is wrong with the path
+    info = inspect(args.path)
+    plan = plan_memory(info, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk)
+    emit(PlanReport(plan, check_compat(info), SAMPLING[args.mode]), json_mode=args.json)
+    return 0
 
 
 def _open_chat(args: argparse.Namespace):
@@ -73,10 +92,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
         messages.append({"role": "user", "content": args.prompt})
         reply = _turn(chat, messages, args, show=not args.json)
         if args.json:
-            json.dump(reply.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
-            sys.stdout.write("\n")
+            emit(reply, json_mode=True)
         return 0
-    print(f"kimi-wb chat ({args.mode}); /exit or Ctrl-D to quit, Ctrl-C stops a reply", file=sys.stderr)
+    hint(f"kimi-wb chat ({args.mode}); /exit or Ctrl-D to quit, Ctrl-C stops a reply")
     while True:
         try:
             line = input("> ")
@@ -95,11 +113,22 @@ def cmd_build_llama_server(args: argparse.Namespace) -> int:
     from workbench.run import llama_server
 
     path = llama_server.build(jobs=args.jobs, force=args.force)
-    print(json.dumps({"path": str(path), "llama_cpp_python": llama_server.version()}) if args.json else path)
+    emit(Record(str(path), {"path": str(path), "llama_cpp_python": llama_server.version()}), json_mode=args.json)
     return 0
 
 
 def register(add) -> None:
+    p = add("plan", cmd_plan, "memory plan of a GGUF (or split set) under an offload, and the llama-server command")
+    p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set")
+    p.add_argument("--preset", default="gpu-all", help="offload preset (gpu-all, experts-cpu, n-cpu-moe:N, …)")
+    p.add_argument("--override-tensor", "-ot", metavar="S", help="llama.cpp -ot string instead of a preset")
+    p.add_argument("--ngl", type=int, help="n_gpu_layers (default 99 = all)")
+    p.add_argument("--ctx", type=int, default=8192, help="context size (default 8192)")
+    p.add_argument("--vram", default="0", help="GPU memory, e.g. 24GiB (default 0: no GPU)")
+    p.add_argument("--ram", help="RAM, e.g. 256GiB (default: this machine's available RAM)")
+    p.add_argument("--disk", help="free disk for mmap paging (default: free space beside the model)")
+    p.add_argument("--mode", default="thinking", choices=["thinking", "instant"], help="sampling flags in the command")
+
     p = add("build-llama-server", cmd_build_llama_server,
             "build the real llama-server (CPU) once from the pinned llama-cpp-python sources; print its path")
     p.add_argument("--force", action="store_true", help="rebuild even if a cached binary exists")
