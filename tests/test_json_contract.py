@@ -52,7 +52,8 @@ def documented(command: str) -> set[str]:
 
 
 def test_the_reader_reads_shapes():
-    assert top_keys('{"a", "b": {"c", "d"}, "e": [{"f"}], "x"|"y": {"z"}, "g": "v"|"w", "h"}') == {"a", "b", "e", "x", "y", "g", "h"}
+    shape = '{"a", "b": {"c", "d"}, "e": [{"f"}], "x"|"y": {"z"}, "g": "v"|"w", "h"}'
+    assert top_keys(shape) == {"a", "b", "e", "x", "y", "g", "h"}
 
 
 @pytest.fixture
