@@ -23,13 +23,13 @@ def broken(tmp_path, **values):
 
 def test_the_tiny_model_passes(tiny_model):
     r = check_compat(tiny_model)
-    assert r.ok and [c.name for c in r.checks] == ["split-set", "experts", "llama.cpp"]
-    assert "pre-tokenizer kimi-k2" in r.checks[-1].message
+    assert r.ok and [f.check for f in r.findings] == ["split-set", "experts", "llama.cpp"]
+    assert "pre-tokenizer kimi-k2" in r.findings[-1].message
 
 
 def test_an_unknown_pre_tokenizer_in_llama_cpps_words(tmp_path):
     r = check_compat(broken(tmp_path, **{"tokenizer.ggml.pre": "kimi-k9"}))
-    assert not r.ok and "unknown pre-tokenizer type: 'kimi-k9'" in r.checks[-1].message
+    assert not r.ok and "unknown pre-tokenizer type: 'kimi-k9'" in r.findings[-1].message
 
 
 def test_an_unknown_architecture(tmp_path, tiny_vocab):
@@ -45,14 +45,14 @@ def test_an_unknown_architecture(tmp_path, tiny_vocab):
     add_tokenizer(w, assets)
     finish(w)
     r = check_compat(path)
-    assert not r.ok and "unknown model architecture: 'deepseek9'" in r.checks[-1].message
+    assert not r.ok and "unknown model architecture: 'deepseek9'" in r.findings[-1].message
 
 
 def test_too_many_experts_is_caught_before_llama_cpp_would_abort(tmp_path):
     path = broken(tmp_path, **{"deepseek2.expert_count": LLAMA_MAX_EXPERTS + 1})
     r = check_compat(path)  # llama.cpp itself would GGML_ASSERT here and take the process down
-    assert not r.ok and [c.name for c in r.checks] == ["split-set", "experts"]
-    assert f"at most {LLAMA_MAX_EXPERTS}" in r.checks[-1].message
+    assert not r.ok and [f.check for f in r.findings] == ["split-set", "experts"]
+    assert f"at most {LLAMA_MAX_EXPERTS}" in r.findings[-1].message
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(InputError, match="would not load it: experts"):
         load_model(path, preset("cpu-only"))
@@ -63,7 +63,7 @@ def test_a_missing_split_member(tmp_path):
     files = make_tiny_model(tmp_path / "s.gguf", split=3)
     files[1].unlink()
     r = check_compat(files[0])
-    assert not r.ok and r.checks[0].name == "split-set" and files[1].name in r.checks[0].message
+    assert not r.ok and r.findings[0].check == "split-set" and files[1].name in r.findings[0].message
 
 
 def test_plan_cli_reports_it(tmp_path, capsys):
@@ -82,8 +82,8 @@ def test_plan_cli_reports_it(tmp_path, capsys):
 def test_a_header_llama_cpp_aborts_on_is_a_finding_not_a_dead_process(aborting_model):
     """llama.cpp GGML_ASSERTs on a duplicated token; its read runs in a worker, so this process lives to say so."""
     r = check_compat(aborting_model)
-    (failed,) = [c for c in r.checks if not c.ok]
-    assert failed.name == "llama.cpp" and failed.message.startswith("aborted: ")
+    (failed,) = [f for f in r.findings if f.severity == "error"]
+    assert failed.check == "llama.cpp" and failed.message.startswith("aborted: ")
     assert "llama-vocab.cpp" in failed.message and "GGML_ASSERT(" in failed.message and "\n" not in failed.message
     with pytest.raises(InputError, match="llama.cpp would not load it: llama.cpp: aborted: .*GGML_ASSERT"):
         load_model(aborting_model, preset("cpu-only"))

@@ -20,7 +20,7 @@ This is the public API:
 
 from workbench.run.chat import MODES, LocalChat, Reply, Sampling
 from workbench.run.chat import PRESETS as SAMPLING
-from workbench.run.compat import CompatReport, check_compat
+from workbench.run.compat import check_compat
 from workbench.run.llama_server import LlamaServer
 from workbench.run.loader import LoadedModel, load_model
 from workbench.run.models import ModelEntry, find_models
@@ -29,6 +29,6 @@ from workbench.run.offload import Offload, choose, custom, preset
 from workbench.run.planner import MemoryPlan, PlanGrid, compare, plan_memory
 from workbench.run.remote import RemoteChat
 
-__all__ = ["MODES", "OFFLOADS", "SAMPLING", "CompatReport", "LlamaServer", "LoadedModel", "LocalChat", "MemoryPlan",
+__all__ = ["MODES", "OFFLOADS", "SAMPLING", "LlamaServer", "LoadedModel", "LocalChat", "MemoryPlan",
            "ModelEntry", "Offload", "PlanGrid", "Reply", "RemoteChat", "Sampling", "check_compat", "choose", "compare",
            "custom", "find_models", "load_model", "plan_memory", "preset"]

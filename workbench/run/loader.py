@@ -118,13 +118,13 @@ def load_model(path: str | os.PathLike[str], offload: Offload, *, n_ctx: int = 4
     """
     from workbench import llamacpp
     from workbench.ggufio.inspect import split_members
-    from workbench.run.compat import check_compat
+    from workbench.run.compat import check_compat, raise_for_problems
 
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such model file")
     first = split_members(p)[0]  # a missing member is named here, before a long load fails
-    check_compat(first).raise_for_problems()  # an unknown architecture, pre-tokenizer or expert count too
+    raise_for_problems(check_compat(first))  # an unknown architecture, pre-tokenizer or expert count too
     available = buffer_types()
     keep: list = []
     array = None

@@ -234,15 +234,19 @@ class PlanReport:
     """A plan with the pre-load check and the command for a sampling mode (``kimi-wb plan``)."""
 
     plan: MemoryPlan
-    compat: object  # workbench.run.compat.CompatReport
+    compat: object  # a workbench.verify.Report from workbench.run.compat.check_compat
     sampling: object = None  # workbench.run.chat.Sampling, for the command's flags
 
     def to_dict(self) -> dict:
+        from workbench.run.compat import compat_json
+
         return {**self.plan.to_dict(), "command": self.plan.command(sampling=self.sampling),
-                "compat": self.compat.to_dict()}
+                "compat": compat_json(self.compat)}
 
     def format(self) -> str:
         import shlex
+
+        from workbench.run.compat import line
 
         p = self.plan
         lines = [f"{p.path}: {p.offload.name} (-ngl {p.offload.n_gpu_layers}), context {p.n_ctx:,}"]
@@ -253,7 +257,7 @@ class PlanReport:
                          f" + compute ~{format_size(p.compute_bytes.get(device, 0))} = {format_size(need)} "
                          f"of {format_size(have)}")
         lines.append("this llama.cpp: " + ("loads it" if self.compat.ok else "would NOT load it")
-                     + "".join(f"\n  {c}" for c in self.compat.checks))
+                     + "".join(f"\n  {line(f)}" for f in self.compat.findings))
         lines.append(f"verdict: {p.verdict}" + "".join(f"\n  {r}" for r in p.reasons))
         lines.append(f"recommendation: {p.recommendation}")
         lines.append("command: " + shlex.join(p.command(sampling=self.sampling)))

@@ -68,7 +68,7 @@ class ChatApp(widgets.VBox):
         self.status = widgets.HTML()
 
         self.entries = []
-        self._compat: dict = {}  # model path -> CompatReport
+        self._compat: dict = {}  # model path -> its compat Report
         self.loaded = None
         self.chat = None
         self.reply = None
@@ -163,7 +163,10 @@ class ChatApp(widgets.VBox):
             from workbench.run.compat import check_compat
 
             compat = self._compat[entry.path] = check_compat(entry.path)
-        problems = "".join(f"<div style='color:#b00'>{html.escape(str(c))}</div>" for c in compat.checks if not c.ok)
+        from workbench.run.compat import line
+
+        problems = "".join(f"<div style='color:#b00'>{html.escape(line(f))}</div>"
+                           for f in compat.findings if f.severity == "error")
         self.plan_view.value = (f"<b>{p.verdict}</b> · recommended: {html.escape(p.recommendation)}{bars}"
                                 + "".join(f"<div style='color:#555'>{html.escape(r)}</div>" for r in p.reasons)
                                 + (problems or "<div style='color:#555'>this llama.cpp reads its metadata</div>"))
