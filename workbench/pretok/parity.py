@@ -124,7 +124,7 @@ class ParityReport:
         return "\n".join(out)
 
 
-def corpus_lines(paths: Iterable[str | Path]) -> list[str]:
+def nonblank_lines(paths: Iterable[str | Path]) -> list[str]:
     """The non-blank lines (each with its ``\\n``) of UTF-8 files, or of every ``*.txt`` in a folder."""
     return [line for f in sources.corpus_files(list(paths)) for line in sources.corpus_lines(f) if line.strip()]
 
@@ -155,7 +155,7 @@ def engine_parity(
     names = [e.name for e in engs]
     if len(set(names)) != len(names):
         raise InputError(f"an engine is named twice: {', '.join(names)}")
-    lines = [*texts, *corpus_lines(corpus)]
+    lines = [*texts, *nonblank_lines(corpus)]
     fuzzed = fuzz_texts(fuzz, seed, max_len)
     sources = ["corpus"] * len(lines) + ["fuzz"] * len(fuzzed)
     everything = lines + fuzzed
