@@ -7,9 +7,10 @@
   splitting a reply into reasoning and answer
 """
 
+from workbench.chat.bundled import bundled_path, bundled_template
 from workbench.chat.modes import mode_kwargs, split_reasoning, template_variables, thinking_switches
 from workbench.chat.parity import parity, renders_same
 from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, render
 
-__all__ = ["RENDERERS", "RendererLimitation", "TemplateError", "mode_kwargs", "parity", "render", "renders_same",
-           "split_reasoning", "template_variables", "thinking_switches"]
+__all__ = ["RENDERERS", "RendererLimitation", "TemplateError", "bundled_path", "bundled_template", "mode_kwargs",
+           "parity", "render", "renders_same", "split_reasoning", "template_variables", "thinking_switches"]

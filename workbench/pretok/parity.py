@@ -25,12 +25,12 @@ from itertools import combinations
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.pretok import sources
 from workbench.pretok.align import diff
 from workbench.pretok.engines import Engine
 from workbench.pretok.fuzz import Counterexample, fuzz_texts, shrink
 from workbench.pretok.pieces import resolve_engine, resolve_scheme, spans
 from workbench.pretok.schemes import Scheme
+from workbench.pretok.sources import corpus_files, corpus_lines
 
 DEFAULT_ENGINES = ("regex", "tokenizers", "tiktoken", "gigatoken", "llama.cpp")
 
@@ -126,7 +126,7 @@ class ParityReport:
 
 def nonblank_lines(paths: Iterable[str | Path]) -> list[str]:
     """The non-blank lines (each with its ``\\n``) of UTF-8 files, or of every ``*.txt`` in a folder."""
-    return [line for f in sources.corpus_files(list(paths)) for line in sources.corpus_lines(f) if line.strip()]
+    return [line for f in corpus_files(list(paths)) for line in corpus_lines(f) if line.strip()]
 
 
 def engine_versions(engine: Engine) -> dict[str, str]:

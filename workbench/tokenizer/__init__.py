@@ -11,10 +11,11 @@
 """
 
 from workbench.tokenizer.assets import TokenizerAssets
+from workbench.tokenizer.gguf_vocab import write_vocab_gguf
 from workbench.tokenizer.loaders import load
 from workbench.tokenizer.parity import TokenParityReport, token_parity
 from workbench.tokenizer.special import KIMI_N_RANKS, SpecialToken, special_tokens
 from workbench.tokenizer.train import build_vocab
 
 __all__ = ["KIMI_N_RANKS", "SpecialToken", "TokenParityReport", "TokenizerAssets", "build_vocab",
-           "load", "special_tokens", "token_parity"]
+           "load", "special_tokens", "token_parity", "write_vocab_gguf"]

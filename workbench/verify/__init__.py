@@ -20,11 +20,11 @@ from workbench.errors import InputError
 from workbench.tokenizer import load
 from workbench.tokenizer.special import EOS, NAMED
 from workbench.verify.gguf import check_gguf_keys
-from workbench.verify.report import Finding, Report
+from workbench.verify.report import Finding, Report, side_by_side
 from workbench.verify.templates import check_template
 from workbench.verify.tokenizer import check_eos, check_ids, check_layout
 
-__all__ = ["Finding", "Report", "check"]
+__all__ = ["Finding", "Report", "check", "side_by_side"]
 
 
 def check(path: str | os.PathLike[str]) -> Report:
