@@ -273,3 +273,40 @@ def test_build_llama_server_finds_the_cached_binary(capsys, llama_server_binary,
     monkeypatch.setattr(llama_server, "cached_binary", lambda: llama_server_binary)
     code, out, _ = run(capsys, "build-llama-server", "--json")
     assert code == 0 and json.loads(out)["path"] == str(llama_server_binary)
+
+
+def test_version_and_the_subcommands_own_usage(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("kimi-wb 0.1.0 (llama-cpp-python ")
+    with pytest.raises(SystemExit) as e:
+        main(["split", "--bogus", "x"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("usage: kimi-wb split ") and "unrecognized arguments: --bogus" in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["chat", "m.gguf", "--max-tokens", "-3"], "argument --max-tokens: must be at least 1, got -3"),
+    (["plan", "m.gguf", "--ctx", "0"], "argument --ctx: must be at least 1, got 0"),
+    (["plan", "m.gguf", "--ngl", "-1"], "argument --ngl: must be at least 0, got -1"),
+    (["plan", "m.gguf", "--ram", "12XB"], "argument --ram: cannot read size '12XB'"),
+    (["fuzz", "--budget", "zero"], "argument --budget: expected an integer, got 'zero'"),
+    (["gguf", "patch", "m.gguf", "--wait", "-1"], "argument --wait: must be 0 or more, got -1"),
+])
+def test_ranges_are_checked_before_anything_runs(capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.startswith(f"usage: kimi-wb {argv[0]}")
+
+
+def test_split_without_text_on_a_terminal_prints_usage(capsys, monkeypatch):
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    with pytest.raises(SystemExit) as e:
+        main(["split"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "usage: kimi-wb split" in err and "give TEXT, or '-'" in err

@@ -28,11 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     from workbench.cli import gguf, pretok, run, tokens
 
     parser = argparse.ArgumentParser(prog="kimi-wb", description="Kimi K2 local workbench.")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, parser=p)
         p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         return p
 
@@ -43,8 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    import workbench
+
+    try:
+        llama = metadata.version("llama-cpp-python")
+    except metadata.PackageNotFoundError:
+        llama = "not installed"
+    return f"kimi-wb {workbench.__version__} (llama-cpp-python {llama})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # the subcommand's own usage, not the top-level one
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except WorkbenchError as e:  # one line, whatever a file or a server put in the message

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.cli.output import Record, emit
+from workbench.cli.output import Record, at_least, emit, seconds
 from workbench.errors import InputError
 from workbench.units import format_size
 
@@ -70,7 +70,7 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
 
 
 def _wait_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--wait", type=float, metavar="SECONDS", nargs="?", const=float("inf"),
+    p.add_argument("--wait", type=seconds, metavar="SECONDS", nargs="?", const=float("inf"),
                    help="when another process is patching the file, wait for it (up to SECONDS; no value: "
                         "as long as it takes) instead of refusing at once")
 
@@ -83,7 +83,7 @@ def register(sub, add) -> None:
 
     def gadd(name: str, func, help: str) -> argparse.ArgumentParser:
         p = gsub.add_parser(name, help=help, description=help)
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, parser=p)
         p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set")
         return p
@@ -111,10 +111,10 @@ def register(sub, add) -> None:
 
     p = add("make-tiny-model", cmd_make_tiny_model, "write a tiny Kimi K2-architecture GGUF that llama.cpp runs on CPU")
     p.add_argument("out", metavar="OUT.gguf", help="output file (split sets are named OUT-0000K-of-0000N.gguf)")
-    p.add_argument("--layers", type=int, default=3, help="blocks, block 0 dense (default 3)")
-    p.add_argument("--experts", type=int, default=8, help="routed experts (default 8)")
-    p.add_argument("--experts-used", type=int, default=2, help="experts per token (default 2)")
-    p.add_argument("--width", type=int, default=64, help="hidden size (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="weights seed; same seed, same bytes (default 0)")
-    p.add_argument("--split", type=int, metavar="N", help="write a set of N files")
+    p.add_argument("--layers", type=at_least(2), default=3, help="blocks, block 0 dense (default 3)")
+    p.add_argument("--experts", type=at_least(1), default=8, help="routed experts (default 8)")
+    p.add_argument("--experts-used", type=at_least(1), default=2, help="experts per token (default 2)")
+    p.add_argument("--width", type=at_least(1), default=64, help="hidden size (default 64)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="weights seed; same seed, same bytes (default 0)")
+    p.add_argument("--split", type=at_least(1), metavar="N", help="write a set of N files")
     p.add_argument("--old", action="store_true", help="pre-fix metadata: EOS [EOS], earliest template, CONTROL types")

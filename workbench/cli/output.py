@@ -59,3 +59,48 @@ def read_text_arg(arg: str | None, errors: str) -> str:
         return data.decode("utf-8", errors)
     except UnicodeDecodeError as e:
         raise InputError(f"standard input is not valid UTF-8 at byte {e.start}; use --errors replace") from e
+
+
+def at_least(low: int):
+    """An argparse type: an integer no smaller than ``low`` (``--max-tokens -3`` is refused by the
+    subcommand, with its usage)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a number of seconds, zero or more."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def size(text: str) -> str:
+    """An argparse type: a size such as ``24GiB`` (checked here, passed on as written)."""
+    import argparse
+
+    from workbench.errors import InputError
+    from workbench.units import parse_size
+
+    try:
+        parse_size(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text

@@ -6,18 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from workbench.cli.output import emit, hint, read_text_arg
+from workbench.cli.output import at_least, emit, hint, read_text_arg
 from workbench.errors import InputError
 
 ERRORS = dict(default="strict", choices=["strict", "replace"],
               help="undecodable bytes: refuse (strict, default) or substitute U+FFFD (replace)")
 
 
+def _text(args: argparse.Namespace) -> str:
+    """TEXT, or standard input for ``-``; nothing at all on a terminal is a usage error, not a silent wait."""
+    if args.text is None and sys.stdin.isatty():
+        args.parser.error("give TEXT, or '-' to type it on standard input")
+    return read_text_arg(args.text, args.errors)
+
+
 def cmd_split(args: argparse.Namespace) -> int:
     from workbench.pretok import spans
     from workbench.pretok.show import SplitReport
 
-    text = read_text_arg(args.text, args.errors)
+    text = _text(args)
     report = SplitReport(text, spans(text, args.scheme, args.engine), args.scheme, args.engine, branches=args.branches)
     emit(report, json_mode=args.json, text=report.format(colour=sys.stdout.isatty()))
     if not args.json:
@@ -28,7 +35,7 @@ def cmd_split(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from workbench.pretok import diff
 
-    d = diff(read_text_arg(args.text, args.errors), args.a, args.b, engine_a=args.engine_a, engine_b=args.engine_b)
+    d = diff(_text(args), args.a, args.b, engine_a=args.engine_a, engine_b=args.engine_b)
     emit(d, json_mode=args.json, text=d.format(colour=sys.stdout.isatty()))
     return 0
 
@@ -92,23 +99,23 @@ def register(add) -> None:
     p = add("scan", cmd_scan, "corpus statistics of two schemes over UTF-8 files")
     pair(p)
     p.add_argument("--errors", **ERRORS)
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=at_least(1), default=None, help="worker processes (default: all cores)")
     p.add_argument("files", nargs="+", metavar="FILE")
 
     p = add("fuzz", cmd_fuzz, "search random text for divergences, shrink and group them")
     pair(p)
-    p.add_argument("--budget", type=int, default=2000, help="random strings to try (default 2000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--max-len", type=int, default=12, help="longest random string, in draws (default 12)")
+    p.add_argument("--budget", type=at_least(1), default=2000, help="random strings to try (default 2000)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="random seed (default 0)")
+    p.add_argument("--max-len", type=at_least(1), default=12, help="longest random string, in draws (default 12)")
 
     p = add("parity", cmd_parity, "cut the same texts with several engines: disagreement matrix, minimal examples by cause")
     p.add_argument("--engines", metavar="E,E", help="comma-separated engines (default: regex,tokenizers,tiktoken,"
                    "gigatoken,llama.cpp)")
     p.add_argument("--scheme", default="kimi-k2", help="scheme every engine runs (default kimi-k2)")
     p.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 files or folders of .txt files, line by line")
-    p.add_argument("--fuzz", type=int, default=0, metavar="N", help="also N random strings (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for --fuzz (default 0)")
-    p.add_argument("--max-len", type=int, default=12, help="longest random string, in draws (default 12)")
-    p.add_argument("--examples", type=int, default=3, help="minimal examples per pair and cause (default 3)")
+    p.add_argument("--fuzz", type=at_least(0), default=0, metavar="N", help="also N random strings (default 0)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="random seed for --fuzz (default 0)")
+    p.add_argument("--max-len", type=at_least(1), default=12, help="longest random string, in draws (default 12)")
+    p.add_argument("--examples", type=at_least(0), default=3, help="minimal examples per pair and cause (default 3)")
 
     add("schemes", cmd_schemes, "list schemes, their branches, and engines")

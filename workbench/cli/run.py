@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.cli.output import Record, emit, hint
+from workbench.cli.output import Record, at_least, emit, hint, size
 from workbench.errors import InputError
 
 DIM, RESET = "\033[2m", "\033[0m"
@@ -122,23 +122,23 @@ def register(add) -> None:
     p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set")
     p.add_argument("--preset", default="gpu-all", help="offload preset (gpu-all, experts-cpu, n-cpu-moe:N, …)")
     p.add_argument("--override-tensor", "-ot", metavar="S", help="llama.cpp -ot string instead of a preset")
-    p.add_argument("--ngl", type=int, help="n_gpu_layers (default 99 = all)")
-    p.add_argument("--ctx", type=int, default=8192, help="context size (default 8192)")
-    p.add_argument("--vram", default="0", help="GPU memory, e.g. 24GiB (default 0: no GPU)")
-    p.add_argument("--ram", help="RAM, e.g. 256GiB (default: this machine's available RAM)")
-    p.add_argument("--disk", help="free disk for mmap paging (default: free space beside the model)")
+    p.add_argument("--ngl", type=at_least(0), help="n_gpu_layers (default 99 = all)")
+    p.add_argument("--ctx", type=at_least(1), default=8192, help="context size (default 8192)")
+    p.add_argument("--vram", type=size, default="0", help="GPU memory, e.g. 24GiB (default 0: no GPU)")
+    p.add_argument("--ram", type=size, help="RAM, e.g. 256GiB (default: this machine's available RAM)")
+    p.add_argument("--disk", type=size, help="free disk for mmap paging (default: free space beside the model)")
     p.add_argument("--mode", default="thinking", choices=["thinking", "instant"], help="sampling flags in the command")
 
     p = add("build-llama-server", cmd_build_llama_server,
             "build the real llama-server (CPU) once from the pinned llama-cpp-python sources; print its path")
     p.add_argument("--force", action="store_true", help="rebuild even if a cached binary exists")
-    p.add_argument("-j", "--jobs", type=int, default=None, help="parallel compile jobs (default: all cores)")
+    p.add_argument("-j", "--jobs", type=at_least(1), default=None, help="parallel compile jobs (default: all cores)")
 
     p = add("chat", cmd_chat, "chat with a local GGUF or a server: one-shot (-p) or interactive")
     p.add_argument("model", metavar="MODEL", nargs="?", help="GGUF file (split 1 of a set), or the model id with --server")
     p.add_argument("--server", metavar="URL", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1")
     p.add_argument("--preset", default="gpu-all", help="offload preset for a local model (default gpu-all)")
-    p.add_argument("--ctx", type=int, default=8192, help="context size for a local model (default 8192)")
+    p.add_argument("--ctx", type=at_least(16), default=8192, help="context size for a local model (default 8192)")
     p.add_argument("--template", metavar="F", help="chat template file instead of the model's own")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--thinking", dest="mode", action="store_const", const="thinking", help="thinking mode (default)")
@@ -146,5 +146,5 @@ def register(add) -> None:
     p.set_defaults(mode="thinking")
     p.add_argument("-p", "--prompt", help="one-shot: this user message, then exit")
     p.add_argument("--system", help="a system message")
-    p.add_argument("--max-tokens", type=int, default=1024, help="longest reply (default 1024)")
-    p.add_argument("--seed", type=int, help="sampling seed")
+    p.add_argument("--max-tokens", type=at_least(1), default=1024, help="longest reply (default 1024)")
+    p.add_argument("--seed", type=at_least(0), help="sampling seed")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from workbench.cli.output import Record, emit
+from workbench.cli.output import Record, at_least, emit
 from workbench.cli.pretok import ERRORS
 
 
@@ -77,16 +77,16 @@ def register(add) -> None:
     p = add("token-parity", cmd_token_parity, "encode the same texts with tiktoken, HF and llama.cpp: ids that differ, why")
     p.add_argument("path", metavar="PATH", help="tokenizer assets: HF snapshot folder, tokenizer_config.json or GGUF")
     p.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 files or folders of .txt files (default: data/corpus)")
-    p.add_argument("--fuzz", type=int, default=0, metavar="N", help="also N random strings (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for --fuzz (default 0)")
+    p.add_argument("--fuzz", type=at_least(0), default=0, metavar="N", help="also N random strings (default 0)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="random seed for --fuzz (default 0)")
     p.add_argument("--impls", metavar="I,I", help="implementations (default: tiktoken,hf,llama.cpp)")
     p.add_argument("--special", action="store_true", help="parse special-token strings in the text (default: plain text)")
-    p.add_argument("--examples", type=int, default=5, help="minimal examples per pair and cause (default 5)")
+    p.add_argument("--examples", type=at_least(0), default=5, help="minimal examples per pair and cause (default 5)")
     p.add_argument("--errors", **ERRORS)
 
     p = add("build-vocab", cmd_build_vocab, "train a small vocabulary in the Kimi special-token layout")
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write tiktoken.model and tokenizer_config.json to")
-    p.add_argument("--vocab-size", type=int, default=4096, help="BPE ranks to train (default 4096)")
+    p.add_argument("--vocab-size", type=at_least(1), default=4096, help="BPE ranks to train (default 4096)")
     p.add_argument("--corpus", nargs="+", metavar="FILE", help="UTF-8 training files (default: data/corpus/*.txt)")
     p.add_argument("--old", action="store_true", help="write the pre-fix config (EOS = [EOS])")
 
