@@ -276,13 +276,10 @@ def test_build_llama_server_finds_the_cached_binary(capsys, llama_server_binary,
 
 
 def test_version_and_the_subcommands_own_usage(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["--version"])
-    assert e.value.code == 0 and capsys.readouterr().out.startswith("kimi-wb 0.1.0 (llama-cpp-python ")
-    with pytest.raises(SystemExit) as e:
-        main(["split", "--bogus", "x"])
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and err.startswith("usage: kimi-wb split ") and "unrecognized arguments: --bogus" in err
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("kimi-wb 0.1.0 (llama-cpp-python ")
+    code, _, err = run(capsys, "split", "--bogus", "x")
+    assert code == 2 and err.startswith("usage: kimi-wb split ") and "unrecognized arguments: --bogus" in err
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -294,10 +291,8 @@ def test_version_and_the_subcommands_own_usage(capsys):
     (["gguf", "patch", "m.gguf", "--wait", "-1"], "argument --wait: must be 0 or more, got -1"),
 ])
 def test_ranges_are_checked_before_anything_runs(capsys, argv, message):
-    with pytest.raises(SystemExit) as e:
-        main(argv)
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and message in err and err.startswith(f"usage: kimi-wb {argv[0]}")
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.startswith(f"usage: kimi-wb {argv[0]}")
 
 
 def test_split_without_text_on_a_terminal_prints_usage(capsys, monkeypatch):
@@ -306,7 +301,5 @@ def test_split_without_text_on_a_terminal_prints_usage(capsys, monkeypatch):
             return True
 
     monkeypatch.setattr(sys, "stdin", Terminal())
-    with pytest.raises(SystemExit) as e:
-        main(["split"])
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and "usage: kimi-wb split" in err and "give TEXT, or '-'" in err
+    code, _, err = run(capsys, "split")
+    assert code == 2 and "usage: kimi-wb split" in err and "give TEXT, or '-'" in err

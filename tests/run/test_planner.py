@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from workbench.errors import InputError
@@ -110,3 +112,20 @@ def test_compare_is_one_plan_per_machine_and_offload(kimi):
     assert grid.rows[1]["verdict"] == one.verdict and grid.rows[1]["GPU"] == one.need["GPU"]
     verdicts = grid.verdicts()
     assert verdicts.loc["gpu-all", "small"] == "cannot-run" and verdicts.loc["gpu-all", "big"] == "fits"
+
+
+def test_the_plan_says_what_it_plans_for(kimi, tiny_model, capsys):
+    """No GPU: the verdict says every layer is planned on the CPU; the CLI prints the chosen and the recommended
+    command, each named."""
+    from tests.test_cli import run
+
+    no_gpu = plan_memory(tiny_model, "gpu-all", n_ctx=256, vram=0, ram="64GiB")
+    assert no_gpu.verdict == "fits" and no_gpu.recommendation == "cpu-only" and no_gpu.reasons[0].startswith("no GPU")
+    with_gpu = plan_memory(kimi, "gpu-all", n_ctx=8192, vram="24GiB", ram="256GiB", disk="1TB")
+    assert not any(r.startswith("no GPU") for r in with_gpu.reasons)
+    code, out, _ = run(capsys, "plan", str(tiny_model), "--ram", "64GiB")
+    assert code == 0 and "command (gpu-all, as chosen): llama-server" in out
+    assert "command (cpu-only, recommended): llama-server" in out and " -ngl 0 " in out
+    code, out, _ = run(capsys, "plan", str(tiny_model), "--ram", "64GiB", "--preset", "cpu-only", "--json")
+    doc = json.loads(out)
+    assert doc["recommendation"] == "cpu-only" and doc["recommended_command"] == doc["command"]

@@ -58,15 +58,20 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:  # the subcommand's own usage, not the top-level one
-        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # the subcommand's own usage, not the top-level one
+            getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as e:  # a usage error (2), --help or --version (0): a code, like every other outcome
+        return e.code if isinstance(e.code, int) else 2
     try:
         return args.func(args)
     except WorkbenchError as e:  # one line, whatever a file or a server put in the message
         print("kimi-wb: error: " + " | ".join(line.strip() for line in str(e).splitlines() if line.strip()),
               file=sys.stderr)
         return 2
+    except SystemExit as e:  # a command's own usage error
+        return e.code if isinstance(e.code, int) else 2
     except KeyboardInterrupt:
         print("kimi-wb: interrupted", file=sys.stderr)
         return 130

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gguf import Keys
@@ -164,6 +164,8 @@ def plan_memory(
         else:
             p.verdict = "cannot-run"
             reasons.append(f"the KV cache and buffers alone need {resident / 2**30:.1f} GiB of RAM")
+    if not gpu and offload.n_gpu_layers > 0:
+        reasons.insert(0, "no GPU (VRAM 0): every layer is planned on the CPU, whatever the offload says")
     p.reasons = reasons
     if recommend:
         p.recommendation = _recommend(info, n_ctx, n_ubatch, vram_b, ram_b, disk_b, n_layer)
@@ -237,11 +239,21 @@ class PlanReport:
     compat: object  # a workbench.verify.Report from workbench.run.compat.check_compat
     sampling: object = None  # workbench.run.chat.Sampling, for the command's flags
 
+    def recommended(self) -> Offload | None:
+        """The recommended placement as an offload, None when nothing fits."""
+        name = self.plan.recommendation
+        return None if not name or name.startswith("none") else preset(name)
+
+    def recommended_command(self) -> list[str] | None:
+        """The ``llama-server`` command for the recommended placement (same context and sampling)."""
+        o = self.recommended()
+        return None if o is None else replace(self.plan, offload=o).command(sampling=self.sampling)
+
     def to_dict(self) -> dict:
         from workbench.run.compat import compat_json
 
         return {**self.plan.to_dict(), "command": self.plan.command(sampling=self.sampling),
-                "compat": compat_json(self.compat)}
+                "recommended_command": self.recommended_command(), "compat": compat_json(self.compat)}
 
     def format(self) -> str:
         import shlex
@@ -260,5 +272,11 @@ class PlanReport:
                      + "".join(f"\n  {line(f)}" for f in self.compat.findings))
         lines.append(f"verdict: {p.verdict}" + "".join(f"\n  {r}" for r in p.reasons))
         lines.append(f"recommendation: {p.recommendation}")
-        lines.append("command: " + shlex.join(p.command(sampling=self.sampling)))
+        chosen = shlex.join(p.command(sampling=self.sampling))
+        best = self.recommended_command()
+        if best is None or shlex.join(best) == chosen or p.recommendation == p.offload.name:
+            lines.append(f"command ({p.offload.name}{', the recommendation' if best else ''}): {chosen}")
+        else:
+            lines.append(f"command ({p.offload.name}, as chosen): {chosen}")
+            lines.append(f"command ({p.recommendation}, recommended): {shlex.join(best)}")
         return "\n".join(lines)
