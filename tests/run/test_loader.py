@@ -47,3 +47,15 @@ def test_bad_inputs_fail_before_loading(tiny_model, tmp_path):
     (tmp_path / "K-00001-of-00002.gguf").write_bytes(tiny_model.read_bytes())
     with pytest.raises(InputError, match="missing K-00002-of-00002.gguf"):
         load_model(tmp_path / "K-00001-of-00002.gguf", preset("gpu-all"))
+
+
+def test_llama_cpp_is_quiet_unless_asked(tiny_model, capfd):
+    from workbench.run.loader import load_model
+    from workbench.run.offload import preset
+
+    quiet = load_model(tiny_model, preset("cpu-only"), n_ctx=256)
+    quiet.close()
+    assert capfd.readouterr().err == "" and any("llama_model_loader" in line for line in quiet.log)
+    loud = load_model(tiny_model, preset("cpu-only"), n_ctx=256, verbose=True)
+    loud.close()
+    assert "llama_model_loader" in capfd.readouterr().err

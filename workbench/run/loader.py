@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -109,8 +110,11 @@ class LoadedModel:
 
 
 def load_model(path: str | os.PathLike[str], offload: Offload, *, n_ctx: int = 4096, n_threads: int | None = None,
-               n_batch: int = 512, seed: int = 0, **llama_kwargs) -> LoadedModel:
+               n_batch: int = 512, seed: int = 0, verbose: bool = False, **llama_kwargs) -> LoadedModel:
     """Load ``path`` (a GGUF, or split 1 of a set) with ``offload``; a bad path or buffer is an :class:`InputError`.
+
+    llama.cpp's load log is kept in :attr:`LoadedModel.log`, never printed, unless ``verbose=True``
+    (then it goes to stderr as well).
 
     Before the load, the header checks of :func:`~workbench.run.compat.check_compat` run, and
     llama.cpp reads the metadata in an isolated worker (:func:`workbench.llamacpp.check`): a
@@ -140,4 +144,6 @@ def load_model(path: str | os.PathLike[str], offload: Offload, *, n_ctx: int = 4
     with llamacpp.LOCK, _overrides_injected(array):
         llm = llamacpp.load_model(first, n_gpu_layers=offload.n_gpu_layers, n_ctx=n_ctx, n_threads=n_threads,
                                   n_batch=n_batch, seed=seed, **llama_kwargs)
+    if verbose:
+        sys.stderr.write("".join(llm.load_log))
     return LoadedModel(llm, first, offload, llm.load_log, tuple(keep))
