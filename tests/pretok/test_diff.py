@@ -85,3 +85,12 @@ def test_recent_characters_are_a_unicode_version_cause_only_across_engines():
     d = diff("a\U0002ebf0", "kimi-k2", "o200k")
     assert [v.cause for v in d.divergences] == ["han"]
     assert classify("a\U000323b0", ["a", "\U000323b0"], ["a\U000323b0"], across_engines=True) == "unicode-version"
+
+
+@pytest.mark.parametrize("text,cause", [("ChatGPT", "case"), ("数字〇", "han"), ("it'ſ", "contraction")])
+def test_what_the_text_holds_names_llama_cpps_divergences(text, cause):
+    """llama.cpp's splitter makes pieces no kimi-k2 alternative makes; the content rules come first, so each
+    divergence is named for what it is (by hand: a case transition, a Han stretch, a contraction)."""
+    d = diff(text, "kimi-k2", "kimi-k2", engine_b="llama.cpp")
+    assert [v.cause for v in d.divergences] == [cause]
+    assert any(p.branch is None for v in d.divergences for p in v.b)  # the old rule called these "unmatched"

@@ -109,7 +109,7 @@ class FuzzReport:
         lines = [f"{self.a} vs {self.b}: {self.diverged:,} of {self.tried:,} random strings split differently "
                  f"({self.rate:.1%}), seed {self.seed}"]
         for cause, found in self.groups.items():
-            lines.append(f"\n{cause} ({self.counts[cause]:,}):")
+            lines.append(f"\n{cause} ({self.counts[cause]:,} strings, named by their first divergence):")
             lines += [f"  {json.dumps(x.text, ensure_ascii=False):<16} {show_pieces(x.a)} vs {show_pieces(x.b)}"
                       for x in found]
         return "\n".join(lines)

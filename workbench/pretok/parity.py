@@ -114,7 +114,8 @@ class ParityReport:
         for p in self.pairs.values():
             if not p.differing:
                 continue
-            out += ["", f"{p.a} vs {p.b}: {p.differing:,} of {p.texts:,} texts ({p.rate:.2%}); "
+            out += ["", f"{p.a} vs {p.b}: {p.differing:,} of {p.texts:,} texts cut differently ({p.rate:.2%}), "
+                    f"{sum(p.causes.values()):,} divergences by cause: "
                     + ", ".join(f"{c} {n}" for c, n in p.causes.most_common())]
             if reference not in (p.a, p.b):
                 continue  # examples against the reference only; the others are in to_dict() / table()
