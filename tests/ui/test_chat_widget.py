@@ -33,13 +33,16 @@ def test_panels_show_each_renderer_with_ids(assets):
 def test_editing_messages_and_toggles(assets):
     app = TemplatePlayground({"good": GOOD}, tokenizer=assets)
     app.messages.value = json.dumps([{"role": "user", "content": "Bonjour"}])
+    app.flush()  # what the pause after typing does
     assert "Bonjour" in app.results["hf"].text
     app.tools.value = True
     assert "tool_declare" in app.results["hf"].text and app.results["llama.cpp"].status == "unsupported"
     app.generation.value = False
     assert not app.results["hf"].text.endswith("<|im_middle|>")
     app.messages.value = "[{"
+    app.flush()
     assert "invalid JSON at line 1" in app.status.value and "Bonjour" in app.results["hf"].text  # last good state kept
+    assert all("not rendered" in v.value and "Bonjour" not in v.value for v in app.views.values())  # nothing stale shown
 
 
 def test_mode_uses_the_templates_switch():
@@ -60,3 +63,23 @@ def test_helpers():
     assert prompt_html("<|im_end|>a\n").count("<b") == 1 and "↵" in prompt_html("a\n")
     html = parity_styler(parity(GOOD, renderers=["llama-cpp-python"])).to_html()
     assert "#d4f5d4" in html and "single-turn" in html
+
+
+def test_typing_re_renders_once_it_pauses(assets):
+    app = TemplatePlayground({"good": GOOD}, renderers=["hf"], debounce=60)
+    calls = []
+    real = app.refresh
+    app.refresh = lambda *a: (calls.append(1), real(*a))
+    for text in ("Bon", "Bonj", "Bonjour"):  # three keystrokes within the pause
+        app.messages.value = json.dumps([{"role": "user", "content": text}])
+    assert calls == [] and "Bonjour" not in app.results["hf"].text  # nothing yet: the timer runs
+    app.flush()
+    assert calls == [1] and "Bonjour" in app.results["hf"].text
+
+
+def test_a_token_cut_inside_a_character_shows_its_bytes(assets):
+    from workbench.ui.chat import token_text
+
+    partial = next(i for t, i in assets.ranks.items() if len(t) == 1 and t[0] >= 0x80)  # a lone UTF-8 byte
+    assert token_text(assets, partial) == f"⟨{assets.tiktoken.decode_single_token_bytes(partial)[0]:02x}⟩"
+    assert token_text(assets, assets.encode("京")[0]) in ("京", *(f"⟨{b:02x}⟩" for b in "京".encode()))

@@ -3,9 +3,10 @@
 - :func:`tokens_html` shows token ids as coloured spans (hover: the id), special tokens bold;
 - :func:`prompt_html` shows a rendered prompt with its ``<|…|>`` markers highlighted;
 - :func:`parity_styler` colours a renderer-parity table for a notebook cell;
-- :class:`TemplatePlayground` is the live widget: a template picker, the messages as JSON,
-  thinking / instant, tools on or off, the generation prompt; each renderer's prompt (and,
-  with a tokenizer, its token ids) redrawn on every change, marked equal to HF or not.
+- :class:`TemplatePlayground` is the live widget: a template picker, the messages as JSON
+  (re-rendered as you type, once typing pauses), thinking / instant, tools on or off, the
+  generation prompt; each renderer's prompt (and, with a tokenizer, its token ids, bytes in
+  hex where a token is not whole characters) redrawn on every change, marked equal to HF or not.
 
 Handlers are calls into :func:`workbench.chat.render` and the tokenizer's ``encode``;
 nothing here renders or tokenizes by itself.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,11 +42,21 @@ def prompt_html(text: str) -> str:
     return f'<div style="{MONO_STYLE}">{out}</div>'
 
 
+def token_text(tokenizer, token: int) -> str:
+    """A token's text, or its bytes in hex where they are not whole UTF-8 (a piece cut inside a
+    character): ``"京"`` or ``"⟨e4 ba⟩"``, never ``"��"``."""
+    data = tokenizer.tiktoken.decode_single_token_bytes(token)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "⟨" + " ".join(f"{b:02x}" for b in data) + "⟩"
+
+
 def tokens_html(ids: Sequence[int], tokenizer) -> str:
-    """Each id as a coloured span of its text; hover shows the id."""
+    """Each id as a coloured span of its text (its bytes where they are not whole characters); hover shows the id."""
     pieces, pos = [], 0
     for i in ids:
-        text = tokenizer.decode([i])
+        text = token_text(tokenizer, i)
         pieces.append(Piece(text, pos, pos + len(text), f"id {i}"))
         pos += len(text)
     return pieces_html(pieces)
@@ -78,7 +90,7 @@ class TemplatePlayground(widgets.VBox):
     """
 
     def __init__(self, templates: Mapping[str, str] | str, *, tokenizer=None, messages: list[dict] | None = None,
-                 renderers: Sequence[str] | None = None) -> None:
+                 renderers: Sequence[str] | None = None, debounce: float = 0.4) -> None:
         self.templates = {"template": templates} if isinstance(templates, str) else dict(templates)
         if not self.templates:
             raise WorkbenchError("TemplatePlayground needs at least one template")
@@ -88,21 +100,43 @@ class TemplatePlayground(widgets.VBox):
             RENDERERS[n]
         messages = messages if messages is not None else SUITE[2].messages
         self.template = widgets.Dropdown(options=list(self.templates), description="Template")
+        #: the messages re-render this many seconds after the last keystroke (the other controls at once)
+        self.debounce = debounce
+        self._pending: threading.Timer | None = None
+        self._pending_lock = threading.Lock()
         self.messages = widgets.Textarea(value=json.dumps(messages, indent=1, ensure_ascii=False), description="Messages",
-                                         continuous_update=False, layout=widgets.Layout(width="100%", height="12em"))
+                                         continuous_update=True, layout=widgets.Layout(width="100%", height="12em"))
         self.mode = widgets.ToggleButtons(options=["thinking", "instant"], value="thinking", description="Mode")
         self.tools = widgets.Checkbox(value=False, description="tools (get_weather)")
         self.generation = widgets.Checkbox(value=True, description="generation prompt")
         self.status = widgets.HTML()
         self.views = {n: widgets.HTML() for n in self.renderer_names}
         self.results: dict[str, Rendered] = {}
-        for w in (self.template, self.messages, self.mode, self.tools, self.generation):
+        for w in (self.template, self.mode, self.tools, self.generation):
             w.observe(self.refresh, names="value")
+        self.messages.observe(self._typed, names="value")
         panels = [widgets.VBox([widgets.HTML(f"<b>{html.escape(n)}</b> <small>{html.escape(RENDERERS[n].description)}"
                                              "</small>"), self.views[n]]) for n in self.renderer_names]
         super().__init__([self.template, self.messages,
                           widgets.HBox([self.mode, self.tools, self.generation]), self.status, *panels])
         self.refresh()
+
+    def _typed(self, _change=None) -> None:
+        """The messages changed: refresh once typing pauses (a timer restarted by every keystroke)."""
+        with self._pending_lock:
+            if self._pending is not None:
+                self._pending.cancel()
+            self._pending = threading.Timer(self.debounce, self.flush)
+            self._pending.daemon = True
+            self._pending.start()
+
+    def flush(self) -> None:
+        """Run a refresh that typing scheduled, now (scripts and tests call this instead of waiting)."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
+            self.refresh()
 
     def _conversation(self) -> list[dict] | None:
         try:
@@ -118,7 +152,9 @@ class TemplatePlayground(widgets.VBox):
     def refresh(self, *_change) -> None:
         """Render with every renderer and redraw (the handler of every control)."""
         messages = self._conversation()
-        if messages is None:
+        if messages is None:  # what is shown would be stale: say so instead (results keep the last good state)
+            for view in self.views.values():
+                view.value = "<span style='color:#888'>not rendered: fix the messages above</span>"
             return
         template = self.templates[self.template.value]
         try:
