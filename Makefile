@@ -30,10 +30,11 @@ $(STAMP):
 LAB_ARGS ?=
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-# the embedded default model: a tiny Kimi K2-architecture GGUF llama.cpp runs on CPU (~2 MB, ~1 s)
-$(DEMO): $(STAMP)
+# the demo model: a tiny Kimi K2-architecture GGUF llama.cpp runs on CPU (~2 MB, ~1 s), with a K2.6-style thinking
+# switch and a script that keeps its replies to real words; rewritten when the code that writes it changes
+$(DEMO): $(STAMP) workbench/models/demo.py workbench/chat/templates/kimi-k2-hybrid.jinja
 	@mkdir -p artifacts
-	$(BIN)/kimi-wb make-tiny-model $(DEMO)
+	$(BIN)/kimi-wb make-tiny-model --demo $(DEMO)
 
 # the real llama-server (CPU), built once from the llama.cpp inside the pinned llama-cpp-python
 # sources (about 7 minutes on 2 cores) into ~/.cache/kimi-workbench; later runs find it at once

@@ -39,6 +39,15 @@ def tiny_model(tiny_vocab, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_model(tiny_vocab, tmp_path_factory) -> Path:
+    """The demo model (hybrid template, sampling script) on that vocabulary, built once in a folder of its own."""
+    from workbench.models.demo import make_demo_model
+    from workbench.tokenizer import load
+
+    return make_demo_model(tmp_path_factory.mktemp("demo") / "Kimi-K2-Demo.gguf", vocab=load(tiny_vocab))[0]
+
+
+@pytest.fixture(scope="session")
 def llama_server_binary() -> Path:
     """The real llama-server that `make test` builds (from the pinned llama-cpp-python sources)."""
     from workbench.run import llama_server

@@ -10,12 +10,21 @@ from tests.test_cli import run
 
 
 def test_one_shot_json(tiny_model, capsys):
-    code, out, _ = run(capsys, "chat", str(tiny_model), "-p", "Hi", "--max-tokens", "5", "--seed", "1", "--json",
-                       "--ctx", "512", "--instant")
+    code, out, err = run(capsys, "chat", str(tiny_model), "-p", "Hi", "--max-tokens", "5", "--seed", "1", "--json",
+                         "--ctx", "512", "--instant")
     doc = json.loads(out)
+    assert err.count("\n") == 1 and "reads no thinking switch: instant mode changes only the sampling" in err
     assert code == 0 and {"reasoning", "answer", "n_prompt_tokens", "n_generated_tokens",
                           "generation_tokens_per_s"} <= set(doc)
     assert doc["n_generated_tokens"] <= 5 and doc["n_prompt_tokens"] > 10 and doc["finish_reason"] in ("length", "stop")
+
+
+def test_the_demo_model_says_what_it_is_and_thinks(demo_model, capsys):
+    code, out, err = run(capsys, "chat", str(demo_model), "-p", "Hi", "--max-tokens", "100", "--seed", "3", "--ctx", "512")
+    assert code == 0 and "demo model" in err and "random weights" in err and "switch" not in err
+    reasoning, answer = out.split("[answer] ")
+    assert reasoning.startswith("[reasoning] ") and reasoning[len("[reasoning] ")][0].isupper() and "<|" not in out
+    assert answer.split("\n")[0].rstrip().endswith(".") and "stop)" in answer
 
 
 def test_interactive_loop_keeps_the_conversation(tiny_model):

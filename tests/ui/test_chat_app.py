@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import shutil
 
 import pytest
@@ -115,3 +118,109 @@ def test_a_runaway_template_is_a_status_line(tiny_vocab, tmp_path, monkeypatch):
     app.wait()
     assert "took longer than 1 s" in app.status.value and "color:#b00" in app.status.value
     assert not app.send_button.disabled  # ready for the next try
+    assert app.messages == [] and app.prompt.value == "Hi"  # the failed message is not history; it is not lost
+    assert not app.history.children and not app.live_user.value
+
+
+# -- the conversation, on the demo model (hybrid template, scripted words)
+
+def _text(w) -> str:
+    return re.sub(r"<[^>]+>", "", html.unescape(w.value)) if hasattr(w, "value") else ""
+
+
+@pytest.fixture
+def demo_app(demo_model, tmp_path):
+    app = ChatApp(folders=[str(demo_model.parent)], ram="64GiB", n_ctx=512, export_dir=tmp_path / "chats")
+    app.load_button.click()
+    app.wait()
+    assert "loaded Kimi-K2-Demo" in app.status.value and "random weights" in app.about.value
+    return app
+
+
+def test_a_conversation_is_shown_turn_by_turn(demo_app):
+    app = demo_app
+    for i, text in enumerate(["First question", "Second question", "Third question"]):
+        app.prompt.value = text
+        (app.send_button.click if i % 2 else app.prompt.submit)()  # the button, or Enter
+        app.wait()
+        assert app.status.value.endswith("ready</span>") and app.prompt.value == ""
+        assert text in _text(app.live_user) and _text(app.answer_view).strip()
+        assert _text(app.reasoning_view).strip() and app.reasoning_box.selected_index is None  # folded after
+    # earlier turns are in the history: user turns, then assistant turns with their reasoning and answer
+    users = [w for w in app.history.children if "wb-turn-user" in w._dom_classes]
+    assistants = [w for w in app.history.children if "wb-turn-assistant" in w._dom_classes]
+    assert [_text(w).strip() for w in users] == ["you First question", "you Second question"]
+    assert len(assistants) == 2 and all(len(w.children) == 2 for w in assistants)  # reasoning accordion + answer
+    assert [m["role"] for m in app.messages] == ["user", "assistant"] * 3
+    assert all(m["reasoning_content"] and m["content"] for m in app.messages[1::2])
+    used = app.chat.count(app.conversation.context(), mode="thinking")
+    assert "of 512 tokens" in _text(app.gauge_label) and 0 < app.gauge.value <= 512 and used <= app.gauge.value
+    assert re.search(r"prompt [\d,]+ tokens · [\d,]+ tok/s · reply \d+ tokens · [\d,.]+ tok/s · [\d.]+ s · stop",
+                     _text(app.stats))
+    # Edit puts the last message back and removes its turn; Retry answers the previous one again
+    app.edit_button.click()
+    app.wait()
+    assert app.prompt.value == "Third question" and len(app.messages) == 4 and not app.live_user.value
+    app.prompt.value = ""
+    app.retry_button.click()
+    app.wait()
+    assert len(app.messages) == 4 and "Second question" in _text(app.live_user)
+    # Export: the OpenAI request body that continues the chat, and the exact prompt of the last reply
+    json_path, prompt_path = app.export()
+    body = json.loads(json_path.read_text(encoding="utf-8"))
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant"] * 2 and body["model"] == "Kimi-K2-Demo.gguf"
+    assert prompt_path.read_text(encoding="utf-8") == app.reply.prompt and app.reply.prompt.endswith("<think>")
+    # New chat clears everything on screen and in the conversation; the model stays loaded
+    app.new_button.click()
+    app.wait()
+    assert app.messages == [] and not app.history.children and not app.answer_view.value and app.gauge.value == 0
+    assert "new chat" in app.status.value and not app.send_button.disabled
+
+
+def test_overflow_drops_the_oldest_turns_or_stops(demo_app):
+    app = demo_app
+    app.mode.value = "instant"
+    for i in range(4):
+        app.prompt.value = f"Turn {i}: answer in 100 words"
+        app.send_button.click()
+        app.wait()
+        assert app.reply.finish_reason == "stop", app.status.value
+    assert app.conversation.start > 0 and "left the context" in app.status.value
+    dropped = [w for w in app.history.children if "wb-dropped" in w._dom_classes]
+    assert len(dropped) == app.conversation.start and any("left the context" in _text(w) for w in app.history.children)
+    assert app.reply.n_prompt_tokens + 128 <= 512  # what was sent fits, with room for the reply
+    # "stop": nothing is sent, the message stays in the box, the history is untouched
+    app.overflow.value = "stop"
+    before = list(app.messages)
+    app.prompt.value = "Turn 4: answer in 100 words"
+    app.send_button.click()
+    app.wait()
+    assert "the context holds 512" in app.status.value and "color:#b00" in app.status.value
+    assert app.messages == before and app.prompt.value == "Turn 4: answer in 100 words"
+
+
+def test_status_is_live_while_a_reply_streams(demo_app):
+    app = demo_app
+    seen = []
+
+    def look(change):
+        if change["new"] and len(seen) < 3:
+            seen.append(app.live_status())
+
+    app.answer_view.observe(look, names="value")
+    app.mode.value = "instant"
+    app.prompt.value = "Hi"
+    app.send_button.click()
+    app.wait()
+    assert seen and all(re.fullmatch(r"generating · \d+ tokens · [\d,.]+ tok/s · [\d.]+ s", s) for s in seen), seen
+    assert app.live_status() == ""  # nothing in flight
+
+
+def test_the_mode_note_on_a_template_without_a_switch(folder):
+    app = ChatApp(folders=[str(folder)], ram="64GiB", n_ctx=512)
+    app.model.value = [i for i, e in enumerate(app.entries) if len(e.files) == 1][0]
+    app.load_button.click()
+    app.wait()
+    assert "reads no thinking switch: thinking mode changes only the sampling" in html.unescape(app.about.value)
+    app.mode.value = "instant"
+    assert "instant mode changes only the sampling" in html.unescape(app.about.value)

@@ -60,10 +60,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_make_tiny_model(args: argparse.Namespace) -> int:
-    from workbench.models import make_tiny_model
+    from workbench.models import make_demo_model, make_tiny_model
 
-    files = make_tiny_model(args.out, layers=args.layers, experts=args.experts, experts_used=args.experts_used,
-                            width=args.width, seed=args.seed, split=args.split, old=args.old)
+    shape = {"layers": args.layers, "experts": args.experts, "experts_used": args.experts_used, "width": args.width,
+             "seed": args.seed, "split": args.split}
+    files = make_demo_model(args.out, **shape) if args.demo else make_tiny_model(args.out, old=args.old, **shape)
     emit(Record("\n".join(f"wrote {f} ({format_size(f.stat().st_size)})" for f in files),
                 {"files": [str(f) for f in files], "bytes": sum(f.stat().st_size for f in files)}), json_mode=args.json)
     return 0
@@ -117,4 +118,7 @@ def register(sub, add) -> None:
     p.add_argument("--width", type=at_least(1), default=64, help="hidden size (default 64)")
     p.add_argument("--seed", type=at_least(0), default=0, help="weights seed; same seed, same bytes (default 0)")
     p.add_argument("--split", type=at_least(1), metavar="N", help="write a set of N files")
-    p.add_argument("--old", action="store_true", help="pre-fix metadata: EOS [EOS], earliest template, CONTROL types")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--old", action="store_true", help="pre-fix metadata: EOS [EOS], earliest template, CONTROL types")
+    kind.add_argument("--demo", action="store_true",
+                      help="the demo model: a K2.6-style thinking switch and a script that keeps replies to real words")

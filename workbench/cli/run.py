@@ -62,16 +62,17 @@ def _turn(chat, messages, args, *, show: bool) -> object:
         for event in chat.stream(messages, mode=args.mode, max_tokens=args.max_tokens, seed=args.seed, stop=stop):
             if not show:
                 continue
+            text = event.text
             if event.kind == "reasoning":
                 if not in_reasoning:
                     sys.stdout.write((DIM if colour else "") + "[reasoning] ")
-                    in_reasoning = True
-                sys.stdout.write(event.text)
+                    in_reasoning, text = True, text.lstrip()
+                sys.stdout.write(text)
             elif event.kind == "answer":
                 if in_reasoning:
                     sys.stdout.write((RESET if colour else "") + "\n[answer] ")
-                    in_reasoning = False
-                sys.stdout.write(event.text)
+                    in_reasoning, text = False, text.lstrip()
+                sys.stdout.write(text)
             elif event.kind == "tool_call":
                 sys.stdout.write(f"\n[tool call] {json.dumps(event.call, ensure_ascii=False)}")
             sys.stdout.flush()
@@ -87,6 +88,10 @@ def _turn(chat, messages, args, *, show: bool) -> object:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     chat = _open_chat(args)
+    for note in (getattr(getattr(chat, "demo", None), "about", None),
+                 chat.mode_note(args.mode) if hasattr(chat, "mode_note") else None):
+        if note:
+            hint(note)
     messages = [{"role": "system", "content": args.system}] if args.system else []
     if args.prompt is not None:
         messages.append({"role": "user", "content": args.prompt})

@@ -115,13 +115,15 @@ def check_target(out: str | os.PathLike[str]) -> Path:
 
 def write_shaped(out: str | os.PathLike[str], shape: KimiShape, tensors: Sequence[Planned], *,
                  assets: TokenizerAssets, eos: str, chat_template: str, file_type: gguf.LlamaFileType,
-                 split: int | None = None, control_all: bool = True) -> list[Path]:
+                 split: int | None = None, control_all: bool = True,
+                 metadata: dict[str, str] | None = None) -> list[Path]:
     """Write a Kimi-shaped ``deepseek2`` GGUF (or split set) atomically; returns its files, split 1 first.
 
     Each planned tensor carries its data, or None to leave its bytes a hole (the file is
     extended with ``truncate``; on a filesystem with sparse files nothing is allocated).
     ``control_all`` types every special slot CONTROL as llama.cpp's converter does; False types
     ``<think>``, ``</think>`` and the tool markers USER_DEFINED (what ``fix_kimi`` repairs to).
+    ``metadata`` adds string keys to split 1 (the demo model's script, :mod:`workbench.models.demo`).
     """
     target = check_target(out)
     holes = [t[3] is None for t in tensors]
@@ -137,6 +139,8 @@ def write_shaped(out: str | os.PathLike[str], shape: KimiShape, tensors: Sequenc
         w.add_quantization_version(gguf.GGML_QUANT_VERSION)
         add_metadata(w, shape)
         add_tokenizer(w, assets, eos=eos, chat_template=chat_template, control_all=control_all)
+        for key, value in (metadata or {}).items():
+            w.add_string(key, value)
         for i, (spec, qtype, nbytes, data) in enumerate(tensors):
             w.split_max_tensors = 1 if i in starts else 0  # 1: the writer opens the next split here
             if data is None:
@@ -187,13 +191,24 @@ def default_vocab() -> TokenizerAssets:
         return load(build_vocab(Path(d) / "kimi-tiny-vocab"))
 
 
+def vocab_assets(vocab: TokenizerAssets | str | os.PathLike[str] | None) -> TokenizerAssets:
+    """``vocab`` loaded (a folder or file the tokenizer loaders read), or :func:`default_vocab` for None."""
+    if vocab is None:
+        return default_vocab()
+    if isinstance(vocab, TokenizerAssets):
+        return vocab
+    from workbench.tokenizer import load
+
+    return load(vocab)
+
+
 def make_tiny_model(out: str | os.PathLike[str], *, layers: int = 3, experts: int = 8, experts_used: int = 2,
                     width: int = 64, seed: int = 0, split: int | None = None, old: bool = False,
                     vocab: TokenizerAssets | str | os.PathLike[str] | None = None,
-                    chat_template: str | None = None) -> list[Path]:
+                    chat_template: str | None = None, metadata: dict[str, str] | None = None) -> list[Path]:
     """Write a tiny Kimi K2-architecture model (one file, or ``split`` files); returns the files, split 1 first.
 
-    ``chat_template`` replaces the bundled template the model carries otherwise.
+    ``chat_template`` replaces the bundled template the model carries otherwise; ``metadata`` adds string keys.
     """
     from workbench.chat.bundled import bundled_template
 
@@ -201,14 +216,7 @@ def make_tiny_model(out: str | os.PathLike[str], *, layers: int = 3, experts: in
     shape = tiny(layers=layers, experts=experts, experts_used=experts_used, width=width)
     if split is not None:
         partition([1] * len(tensor_table(shape)), split)  # reject a bad split before any work
-    if vocab is None:
-        assets = default_vocab()
-    elif isinstance(vocab, TokenizerAssets):
-        assets = vocab
-    else:
-        from workbench.tokenizer import load
-
-        assets = load(vocab)
+    assets = vocab_assets(vocab)
     shape = replace(shape, vocab=assets.vocab_size)
     table = tensor_table(shape)
     planned = []
@@ -218,4 +226,4 @@ def make_tiny_model(out: str | os.PathLike[str], *, layers: int = 3, experts: in
     return write_shaped(target, shape, planned, assets=assets, eos=EOS_OLD if old else EOS,
                         chat_template=chat_template if chat_template is not None else
                         bundled_template("kimi-k2-old" if old else "kimi-k2"),
-                        file_type=gguf.LlamaFileType.MOSTLY_F16, split=split, control_all=old)
+                        file_type=gguf.LlamaFileType.MOSTLY_F16, split=split, control_all=old, metadata=metadata)

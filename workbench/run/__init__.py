@@ -12,6 +12,8 @@ This is the public API:
 - :mod:`.loader`   load a GGUF under an offload, tensor overrides passed to llama.cpp (and proven by its log)
 - :mod:`.stream`   split a streamed reply into reasoning, answer and tool calls
 - :mod:`.chat`     sampling presets and local chat: template switch, streamed events, stop, cancel, tokens/s
+- :mod:`.conversation` what a chat keeps, what fits the context (drop the oldest turns or stop), exports
+- :mod:`.demo`     the demo model's sampling script: real words in Kimi's reply structure
 - :mod:`.remote`   the same chat API against an OpenAI-compatible server
 - :mod:`.models`   the GGUFs on this machine, split sets grouped
 - :mod:`.llama_server` the real ``llama-server``: built, found, run on loopback
@@ -21,6 +23,7 @@ This is the public API:
 from workbench.run.chat import MODES, LocalChat, Reply, Sampling
 from workbench.run.chat import PRESETS as SAMPLING
 from workbench.run.compat import check_compat
+from workbench.run.conversation import ContextFull, Conversation
 from workbench.run.llama_server import LlamaServer
 from workbench.run.loader import LoadedModel, load_model
 from workbench.run.models import ModelEntry, find_models
@@ -29,6 +32,6 @@ from workbench.run.offload import Offload, choose, custom, preset
 from workbench.run.planner import MemoryPlan, PlanGrid, compare, plan_memory
 from workbench.run.remote import RemoteChat
 
-__all__ = ["MODES", "OFFLOADS", "SAMPLING", "LlamaServer", "LoadedModel", "LocalChat", "MemoryPlan",
-           "ModelEntry", "Offload", "PlanGrid", "Reply", "RemoteChat", "Sampling", "check_compat", "choose", "compare",
-           "custom", "find_models", "load_model", "plan_memory", "preset"]
+__all__ = ["MODES", "OFFLOADS", "SAMPLING", "ContextFull", "Conversation", "LlamaServer", "LoadedModel", "LocalChat",
+           "MemoryPlan", "ModelEntry", "Offload", "PlanGrid", "Reply", "RemoteChat", "Sampling", "check_compat", "choose",
+           "compare", "custom", "find_models", "load_model", "plan_memory", "preset"]

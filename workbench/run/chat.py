@@ -9,6 +9,10 @@
   ``<think>`` is visible) through :class:`~workbench.run.stream.ReplyParser`; stops on
   llama.cpp's end-of-generation tokens (``<|im_end|>`` among them); can be cancelled with
   a ``threading.Event``; reports prompt and generation tokens per second.
+- On the demo model (its metadata names demo words) :class:`~workbench.run.demo.DemoScript`
+  restricts sampling so replies are real words in Kimi's structure; ``script=False`` turns it off.
+- :meth:`LocalChat.mode_note` says in one line when a template has no thinking switch (the
+  mode then changes only the sampling).
 
     >>> chat = LocalChat(load_model("artifacts/Kimi-K2-Tiny.gguf", preset("cpu-only")))   # doctest: +SKIP
     >>> reply = chat.reply([{"role": "user", "content": "Hi"}], mode="instant", max_tokens=32)  # doctest: +SKIP
@@ -60,6 +64,7 @@ class Reply:
     prompt_tokens_per_s: float = 0.0
     generation_tokens_per_s: float = 0.0
     prompt: str = field(default="", repr=False)
+    first_token_at: float | None = field(default=None, repr=False)
 
     def as_message(self) -> dict:
         """This reply as the next turn's history: ``{"role": "assistant", "content", "reasoning_content"[, "tool_calls"]}``."""
@@ -93,6 +98,27 @@ class LocalChat:
         if not self.template:
             raise InputError("the model has no tokenizer.chat_template; pass template=")
         self.last: Reply | None = None
+        from workbench.run.demo import DemoScript
+
+        self.demo = DemoScript.from_model(self.llm)
+
+    def mode_note(self, mode: str) -> str | None:
+        """One line when the mode does not reach the template (it reads no thinking switch); None when it does."""
+        from workbench.chat import thinking_switches
+
+        if thinking_switches(self.template):
+            return None
+        s = PRESETS[check_mode(mode)]
+        return (f"this template reads no thinking switch: {mode} mode changes only the sampling "
+                f"(temperature {s.temperature:g}, top_p {s.top_p:g}, min_p {s.min_p:g}); the prompt is the same")
+
+    def count(self, messages: list[dict], *, mode: str = "thinking", tools: list[dict] | None = None) -> int:
+        """Tokens of the prompt for ``messages`` in ``mode`` (what :meth:`stream` would feed the model)."""
+        return len(self.llm.tokenize(self.render(messages, mode=mode, tools=tools).encode("utf-8"), add_bos=False,
+                                     special=True))
+
+    def n_ctx(self) -> int:
+        return self.llm.n_ctx()
 
     def render(self, messages: list[dict], *, mode: str = "thinking", tools: list[dict] | None = None) -> str:
         """The prompt for ``messages`` in ``mode`` (the generation prompt follows the template's switch)."""
@@ -104,11 +130,14 @@ class LocalChat:
     def stream(self, messages: list[dict], *, mode: str = "thinking", sampling: Sampling | None = None,
                tools: list[dict] | None = None, max_tokens: int = 1024, seed: int | None = None,
                stop: threading.Event | None = None, logit_bias: dict[int, float] | None = None,
-               logits_processors: list | None = None) -> Iterator[Event]:
+               logits_processors: list | None = None, script: bool = True) -> Iterator[Event]:
         """Events as tokens arrive; the finished :class:`Reply` is then in :attr:`last`.
 
         ``logit_bias`` adds to chosen tokens' logits; ``logits_processors`` are llama-cpp-python
-        ``(input_ids, scores) -> scores`` callables, applied after it.
+        ``(input_ids, scores) -> scores`` callables, applied after it; the demo script (when the
+        model has one and ``script`` is true) comes last. While it streams, :attr:`last` counts
+        the tokens so far (``n_generated_tokens``) and when the first one came (``first_token_at``,
+        ``time.perf_counter``).
         """
         import llama_cpp
         import numpy as np
@@ -130,8 +159,11 @@ class LocalChat:
                 return scores
 
             chain.insert(0, add_bias)
+        thinking = prompt.rstrip().endswith("<think>")
+        if script and self.demo is not None:
+            chain.append(self.demo.processor(n_prompt=len(tokens), thinking=thinking, messages=messages, seed=seed))
         processors = llama_cpp.LogitsProcessorList(chain) if chain else None
-        parser = ReplyParser(in_reasoning=prompt.rstrip().endswith("<think>"))
+        parser = ReplyParser(in_reasoning=thinking)
         reply = Reply(n_prompt_tokens=len(tokens), prompt=prompt)
         self.last = reply
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -143,11 +175,11 @@ class LocalChat:
         for token in llm.generate(tokens, temp=sampling.temperature, top_p=sampling.top_p, min_p=sampling.min_p,
                                   top_k=sampling.top_k, reset=True, logits_processor=processors):
             if first is None:
-                first = time.perf_counter()
+                first = reply.first_token_at = time.perf_counter()
             if llama_cpp.llama_vocab_is_eog(vocab, token):
                 reply.finish_reason = "stop"
                 break
-            n += 1
+            n = reply.n_generated_tokens = n + 1
             text = decoder.decode(llm.detokenize([token], special=True))
             yield from parser.feed(text)
             if parser.done:

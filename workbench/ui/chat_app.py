@@ -1,13 +1,30 @@
-"""The chat app: pick a quant, see whether it fits, load it with an offload, chat in thinking or instant mode.
+"""The chat app: pick a quant, see whether it fits, load it with an offload, hold a conversation in thinking or instant mode.
 
 A thin view over :mod:`workbench.run`: the model list is :func:`~workbench.run.models.find_models`,
 the plan panel :func:`~workbench.run.planner.plan_memory`, loading
-:func:`~workbench.run.loader.load_model`, chatting :class:`~workbench.run.chat.LocalChat`.
-Loading and generation run on a worker thread, so the notebook stays responsive and Stop
-works; every failure lands in the status line, never in a traceback or a frozen UI.
+:func:`~workbench.run.loader.load_model`, replies :class:`~workbench.run.chat.LocalChat`, and the
+conversation (what fits the context, retry and edit, exports)
+:class:`~workbench.run.conversation.Conversation`.
 
-Drivable from Python (the tests do): set widget values, call ``.click()`` on buttons, then
-:meth:`ChatApp.wait` for the worker.
+What a user sees:
+
+- the conversation: each user turn, then each assistant turn with its folding reasoning, its
+  answer and its tool calls; turns dropped from the context stay visible, greyed;
+- a message box where Enter sends and Shift+Enter adds a newline; Send, Stop, Retry (the last
+  turn again), Edit (the last message back into the box), New chat and Export (the OpenAI
+  request body as JSON and the exact prompt, into ``export_dir``);
+- a context gauge, and a choice for when the conversation no longer fits: drop the oldest
+  turns, or stop and say so. A message whose reply fails is never kept in the history;
+- a status line that says what is happening while a reply streams (reading the prompt, then
+  tokens, live tok/s and elapsed time), and a stats line after it (prompt and generation
+  tokens and tok/s, time, finish reason);
+- a line that says what the loaded model is when it is the demo, and when its template has
+  no thinking switch (the mode then changes only the sampling).
+
+Loading and generation run on a worker thread, so the notebook stays responsive and Stop
+works; every failure lands in the status line, never in a traceback or a frozen UI. Drivable
+from Python (the tests do): set widget values, call ``.click()`` on buttons (or
+``prompt.submit()`` for Enter), then :meth:`ChatApp.wait` for the worker.
 
     >>> app = ChatApp(folders=["artifacts"])                                   # doctest: +SKIP
     >>> app.load_button.click(); app.wait()                                   # doctest: +SKIP
@@ -19,51 +36,117 @@ from __future__ import annotations
 
 import html
 import threading
+import time
+from pathlib import Path
 
 import ipywidgets as widgets
 
 from workbench.errors import WorkbenchError
 from workbench.run.chat import PRESETS as SAMPLING
+from workbench.run.conversation import Conversation
 from workbench.run.models import find_models
 from workbench.run.offload import PRESETS as OFFLOADS
+from workbench.ui.composer import Composer
 from workbench.units import format_size
 
 _BAR = ("<div style='display:flex;align-items:center;gap:.5em'><span style='width:3em'>{dev}</span>"
         "<div style='background:#eee;width:240px;height:12px'><div style='background:{colour};height:12px;"
         "width:{pct:.0f}%'></div></div><span>{used} of {have}</span></div>")
+_WIDE = {"description_width": "initial"}  # labels are never cut ("temperat…")
+_GREY = "color:#555"
+OVERFLOW_CHOICES = [("drop the oldest turns", "drop"), ("stop and say so", "stop")]
+#: how often the status line is refreshed while a reply streams
+TICK_S = 0.25
+
+
+def _pre(text: str) -> str:
+    return f"<div style='white-space:pre-wrap'>{html.escape(text)}</div>"
+
+
+def _calls_html(calls: list[dict]) -> str:
+    out = []
+    for c in calls:
+        fn = c.get("function", {})
+        err = f" <span style='color:#b00'>({html.escape(c['error'])})</span>" if c.get("error") else ""
+        out.append(f"<div class='wb-tool-call' style='font-family:monospace;background:#f4f4f8;padding:.2em .4em;"
+                   f"margin:.2em 0'>tool call <b>{html.escape(str(fn.get('name', '')))}</b>"
+                   f"({html.escape(str(fn.get('arguments', '')))}){err}</div>")
+    return "".join(out)
+
+
+def _user_html(text: str, *, dropped: bool = False) -> str:
+    style = "opacity:.45;" if dropped else ""
+    return (f"<div style='{style}margin:.4em 0 .2em 0'><div style='display:inline-block;background:#e8f0fe;"
+            f"border-radius:6px;padding:.3em .6em;max-width:90%'><b>you</b> {_pre(text)}</div></div>")
+
+
+def _answer_html(answer: str, calls: list[dict], *, dropped: bool = False) -> str:
+    style = "opacity:.45;" if dropped else ""
+    body = _pre(answer.strip()) if answer.strip() else ""
+    return f"<div style='{style}margin:.1em 0 .4em 0'>{body}{_calls_html(calls)}</div>"
+
+
+def _content_text(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    return " ".join(p.get("text", "[image]") for p in content or [] if isinstance(p, dict))
 
 
 class ChatApp(widgets.VBox):
-    """Model picker, offload and plan, load, thinking/instant, streaming chat with a Stop button."""
+    """Model picker, offload and plan, load, and a streaming conversation with Stop (see the module docstring)."""
 
     def __init__(self, *, folders: list[str] | None = None, vram: str = "0", ram: str | None = None,
-                 n_ctx: int = 4096) -> None:
+                 n_ctx: int = 4096, export_dir: str | Path = "chats") -> None:
         self._folders = folders
-        self.folder = widgets.Text(value=", ".join(folders or []), description="Folders",
-                                   placeholder="default: LLAMA_CACHE, HF cache, artifacts/")
+        self.export_dir = Path(export_dir)
+        self.folder = widgets.Text(value=", ".join(folders or []), description="Folders", style=_WIDE,
+                                   placeholder="default: LLAMA_CACHE, HF cache, artifacts/",
+                                   layout=widgets.Layout(width="60%"))
         self.scan_button = widgets.Button(description="Scan", icon="search")
-        self.model = widgets.Dropdown(description="Model", layout=widgets.Layout(width="60%"))
-        self.offload = widgets.Dropdown(options=list(OFFLOADS), value="gpu-all", description="Offload")
-        self.custom = widgets.Text(description="-ot", placeholder="PATTERN=BUFFER,… (overrides the preset)")
-        self.ngl = widgets.BoundedIntText(value=99, min=0, max=999, description="GPU layers")
-        self.ctx = widgets.BoundedIntText(value=n_ctx, min=256, max=262144, step=256, description="Context")
-        self.threads = widgets.BoundedIntText(value=0, min=0, max=512, description="Threads (0=auto)")
-        self.vram = widgets.Text(value=vram, description="VRAM")
-        self.ram = widgets.Text(value=ram or "", description="RAM", placeholder="this machine's")
+        self.model = widgets.Dropdown(description="Model", style=_WIDE, layout=widgets.Layout(width="70%"))
+        self.offload = widgets.Dropdown(options=list(OFFLOADS), value="gpu-all", description="Offload", style=_WIDE)
+        self.custom = widgets.Text(description="-ot", placeholder="PATTERN=BUFFER,… (overrides the preset)",
+                                   style=_WIDE, layout=widgets.Layout(width="45%"))
+        self.ngl = widgets.BoundedIntText(value=99, min=0, max=999, description="GPU layers", style=_WIDE,
+                                          layout=widgets.Layout(width="11em"))
+        self.ctx = widgets.BoundedIntText(value=n_ctx, min=256, max=262144, step=256, description="Context",
+                                          style=_WIDE, layout=widgets.Layout(width="12em"))
+        self.threads = widgets.BoundedIntText(value=0, min=0, max=512, description="Threads (0 = auto)",
+                                              style=_WIDE, layout=widgets.Layout(width="14em"))
+        self.vram = widgets.Text(value=vram, description="VRAM", style=_WIDE, layout=widgets.Layout(width="12em"))
+        self.ram = widgets.Text(value=ram or "", description="RAM", placeholder="this machine's", style=_WIDE,
+                                layout=widgets.Layout(width="14em"))
         self.plan_view = widgets.HTML()
         self.load_button = widgets.Button(description="Load", button_style="primary", icon="play")
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="", layout=widgets.Layout(width="30%"))
-        self.mode = widgets.ToggleButtons(options=list(SAMPLING), value="thinking", description="Mode")
-        self.temperature = widgets.FloatText(description="temperature")
-        self.top_p = widgets.FloatText(description="top_p")
-        self.min_p = widgets.FloatText(description="min_p")
-        self.max_tokens = widgets.BoundedIntText(value=512, min=1, max=262144, description="max tokens")
-        self.prompt = widgets.Textarea(placeholder="Message", layout=widgets.Layout(width="100%", height="4em"))
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="30%"))
+        self.about = widgets.HTML()
+        self.mode = widgets.ToggleButtons(options=list(SAMPLING), value="thinking", description="Mode", style=_WIDE)
+        self.temperature = widgets.FloatText(description="temperature", style=_WIDE, layout=widgets.Layout(width="11em"))
+        self.top_p = widgets.FloatText(description="top_p", style=_WIDE, layout=widgets.Layout(width="8em"))
+        self.min_p = widgets.FloatText(description="min_p", style=_WIDE, layout=widgets.Layout(width="8em"))
+        self.max_tokens = widgets.BoundedIntText(value=512, min=1, max=262144, description="max tokens", style=_WIDE,
+                                                 layout=widgets.Layout(width="11em"))
+        self.overflow = widgets.Dropdown(options=OVERFLOW_CHOICES, value="drop", description="When the context is full",
+                                         style=_WIDE)
+        self.gauge = widgets.IntProgress(value=0, min=0, max=n_ctx, layout=widgets.Layout(width="240px"))
+        self.gauge_label = widgets.HTML()
+        self.history = widgets.VBox()
+        self.live_user = widgets.HTML()
+        self.reasoning_view = widgets.HTML()
+        self.reasoning_box = widgets.Accordion(children=[self.reasoning_view], titles=("Reasoning",),
+                                               layout=widgets.Layout(display="none"))
+        self.answer_view = widgets.HTML()
+        self.prompt = Composer(placeholder="Message · Enter sends, Shift+Enter adds a line")
         self.send_button = widgets.Button(description="Send", icon="paper-plane", disabled=True)
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
-        self.reasoning_view = widgets.HTML()
-        self.reasoning_box = widgets.Accordion(children=[self.reasoning_view], titles=("Reasoning",))
-        self.answer_view = widgets.HTML()
+        self.retry_button = widgets.Button(description="Retry", icon="redo", disabled=True,
+                                           tooltip="the last message again, for a new reply")
+        self.edit_button = widgets.Button(description="Edit last", icon="edit", disabled=True,
+                                          tooltip="the last message back into the box; its reply is removed")
+        self.new_button = widgets.Button(description="New chat", icon="file", tooltip="clear the conversation")
+        self.export_button = widgets.Button(description="Export", icon="download",
+                                            tooltip="the OpenAI request body (JSON) and the exact prompt, as files")
         self.stats = widgets.HTML()
         self.status = widgets.HTML()
 
@@ -72,14 +155,22 @@ class ChatApp(widgets.VBox):
         self.loaded = None
         self.chat = None
         self.reply = None
-        self.messages: list[dict] = []
+        self.conversation = Conversation()
+        self._turn_widgets: dict[tuple[int, bool], widgets.Widget] = {}
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
+        self._live: dict = {}  # the reply in flight: started, n_prompt, previous reply
+        self._used = 0  # context tokens after the last reply
 
         self.scan_button.on_click(lambda _b: self.scan())
         self.load_button.on_click(lambda _b: self._start(self._load))
         self.send_button.on_click(lambda _b: self._start(self._generate))
+        self.prompt.on_submit(lambda _text: self._start(self._generate))
         self.stop_button.on_click(lambda _b: self._stop.set())
+        self.retry_button.on_click(lambda _b: self._start(self._retry))
+        self.edit_button.on_click(lambda _b: self._start(self._edit))
+        self.new_button.on_click(lambda _b: self._start(self.new_chat))
+        self.export_button.on_click(lambda _b: self._start(self.export))
         self.mode.observe(lambda _c: self._apply_mode(), names="value")
         self.offload.observe(lambda _c: self._follow_preset(), names="value")
         for w in (self.model, self.offload, self.custom, self.ngl, self.ctx, self.vram, self.ram):
@@ -88,20 +179,34 @@ class ChatApp(widgets.VBox):
             widgets.HBox([self.folder, self.scan_button]), self.model,
             widgets.HBox([self.offload, self.custom]), widgets.HBox([self.ngl, self.ctx, self.threads]),
             widgets.HBox([self.vram, self.ram]), self.plan_view,
-            widgets.HBox([self.load_button, self.progress]),
+            widgets.HBox([self.load_button, self.progress]), self.about,
             self.mode, widgets.HBox([self.temperature, self.top_p, self.min_p, self.max_tokens]),
-            self.prompt, widgets.HBox([self.send_button, self.stop_button]),
-            self.reasoning_box, self.answer_view, self.stats, self.status,
+            widgets.HBox([self.overflow, self.gauge, self.gauge_label]),
+            self.history, self.live_user, self.reasoning_box, self.answer_view,
+            self.prompt,
+            widgets.HBox([self.send_button, self.stop_button, self.retry_button, self.edit_button, self.new_button,
+                          self.export_button]),
+            self.status, self.stats,
         ])
         # stable CSS hooks for the browser test (tests/e2e) and for users' own styling
         self.add_class("wb-chat-app")
         for w, name in ((self.model, "model"), (self.load_button, "load"), (self.mode, "mode"),
-                        (self.max_tokens, "max-tokens"), (self.prompt, "prompt"), (self.send_button, "send"),
-                        (self.stop_button, "stop"), (self.reasoning_view, "reasoning"), (self.answer_view, "answer"),
-                        (self.stats, "stats"), (self.status, "status")):
+                        (self.max_tokens, "max-tokens"), (self.ctx, "ctx"), (self.overflow, "overflow"),
+                        (self.gauge_label, "gauge"), (self.about, "about"), (self.history, "history"),
+                        (self.live_user, "live-user"), (self.prompt, "prompt"), (self.send_button, "send"),
+                        (self.stop_button, "stop"), (self.retry_button, "retry"), (self.edit_button, "edit"),
+                        (self.new_button, "new"), (self.export_button, "export"),
+                        (self.reasoning_box, "reasoning-box"), (self.reasoning_view, "reasoning"),
+                        (self.answer_view, "answer"), (self.stats, "stats"), (self.status, "status")):
             w.add_class(f"wb-{name}")
         self._apply_mode()
+        self._show_gauge(0)
         self.scan()
+
+    @property
+    def messages(self) -> list[dict]:
+        """Every message of the conversation, oldest first (dropped ones included)."""
+        return self.conversation.messages
 
     # -- state
 
@@ -112,6 +217,33 @@ class ChatApp(widgets.VBox):
     def _apply_mode(self) -> None:
         s = SAMPLING[self.mode.value]
         self.temperature.value, self.top_p.value, self.min_p.value = s.temperature, s.top_p, s.min_p
+        self._show_about()
+
+    def _show_about(self) -> None:
+        """What the loaded model is (the demo says so) and whether the mode reaches its template."""
+        lines = []
+        if self.chat is not None:
+            if getattr(self.chat, "demo", None) is not None:
+                lines.append(self.chat.demo.about)
+            note = self.chat.mode_note(self.mode.value)
+            if note:
+                lines.append(note)
+        self.about.value = "".join(f"<div style='{_GREY};font-size:90%'>{html.escape(x)}</div>" for x in lines)
+
+    def _show_gauge(self, used: int) -> None:
+        n_ctx = self.chat.n_ctx() if self.chat is not None else self.ctx.value
+        self.gauge.max, self.gauge.value = n_ctx, min(used, n_ctx)
+        self.gauge.bar_style = "danger" if used >= 0.9 * n_ctx else "warning" if used >= 0.7 * n_ctx else ""
+        self.gauge_label.value = (f"<span style='{_GREY}'>context {used:,} of {n_ctx:,} tokens "
+                                  f"({100 * used / max(n_ctx, 1):.0f}%)</span>")
+
+    def _set_busy(self, busy: bool) -> None:
+        ready = self.chat is not None and not busy
+        has_turn = ready and any(m.get("role") == "user" for m in self.messages)
+        self.send_button.disabled = not ready
+        self.stop_button.disabled = not busy
+        self.retry_button.disabled = self.edit_button.disabled = not has_turn
+        self.new_button.disabled = self.export_button.disabled = self.load_button.disabled = busy
 
     def scan(self) -> None:
         """Refill the model list from the folders."""
@@ -168,8 +300,87 @@ class ChatApp(widgets.VBox):
         problems = "".join(f"<div style='color:#b00'>{html.escape(line(f))}</div>"
                            for f in compat.findings if f.severity == "error")
         self.plan_view.value = (f"<b>{p.verdict}</b> · recommended: {html.escape(p.recommendation)}{bars}"
-                                + "".join(f"<div style='color:#555'>{html.escape(r)}</div>" for r in p.reasons)
-                                + (problems or "<div style='color:#555'>this llama.cpp reads its metadata</div>"))
+                                + "".join(f"<div style='{_GREY}'>{html.escape(r)}</div>" for r in p.reasons)
+                                + (problems or f"<div style='{_GREY}'>this llama.cpp reads its metadata</div>"))
+
+    # -- the conversation on screen
+
+    def _turn_widget(self, message: dict, dropped: bool) -> widgets.Widget:
+        """One finished message as widgets, made once (a folded reasoning stays as the user left it)."""
+        key = (id(message), dropped)
+        w = self._turn_widgets.get(key)
+        if w is not None:
+            return w
+        role = message.get("role")
+        if role == "user":
+            w = widgets.HTML(_user_html(_content_text(message), dropped=dropped))
+            w.add_class("wb-turn-user")
+        elif role == "assistant":
+            parts = []
+            if message.get("reasoning_content"):
+                view = widgets.HTML(_pre(message["reasoning_content"].strip()))
+                view.add_class("wb-reasoning")
+                parts.append(widgets.Accordion(children=[view], titles=("Reasoning",), selected_index=None))
+            answer = widgets.HTML(_answer_html(_content_text(message), message.get("tool_calls") or [],
+                                               dropped=dropped))
+            answer.add_class("wb-answer")
+            parts.append(answer)
+            w = widgets.VBox(parts)
+            w.add_class("wb-turn-assistant")
+        else:
+            w = widgets.HTML(f"<div style='{_GREY}'><b>{html.escape(str(role))}</b> "
+                             f"{_pre(_content_text(message))}</div>")
+            w.add_class(f"wb-turn-{role}")
+        if dropped:
+            w.add_class("wb-dropped")
+        self._turn_widgets[key] = w
+        return w
+
+    def _show_history(self, *, keep_live: bool) -> None:
+        """History = the conversation, less its last exchange when the live area still shows it."""
+        messages = self.messages
+        shown = len(messages) - 2 if keep_live and len(messages) >= 2 else len(messages)
+        dropped = {id(m) for m in self.conversation.dropped()}
+        children = [self._turn_widget(m, id(m) in dropped) for m in messages[:shown]]
+        n_dropped = sum(id(m) in dropped for m in messages[:shown])
+        if n_dropped:
+            note = widgets.HTML(f"<div style='{_GREY};font-size:90%;border-top:1px dashed #bbb'>"
+                                f"{n_dropped} message{'s' if n_dropped > 1 else ''} above left the context</div>")
+            note.add_class("wb-dropped-note")
+            last_dropped = max(i for i, m in enumerate(messages[:shown]) if id(m) in dropped)
+            children.insert(last_dropped + 1, note)
+        self.history.children = children
+        keys = {(id(m), id(m) in dropped) for m in messages}
+        self._turn_widgets = {k: v for k, v in self._turn_widgets.items() if k in keys}
+        if not keep_live:
+            self._clear_live()
+
+    def _clear_live(self) -> None:
+        self.live_user.value = self.reasoning_view.value = self.answer_view.value = ""
+        self.reasoning_box.layout.display = "none"
+
+    def live_status(self) -> str:
+        """What the reply in flight is doing, as the status line shows it ("" when none is)."""
+        live = self._live
+        if not live or self.chat is None:
+            return ""
+        now = time.perf_counter()
+        elapsed = now - live["started"]
+        r = self.chat.last
+        if r is live["previous"] or r is None or r.first_token_at is None:
+            return f"reading the prompt ({live['n_prompt']:,} tokens) · {elapsed:.1f} s"
+        n = r.n_generated_tokens
+        rate = (n - 1) / (now - r.first_token_at) if n > 1 and now > r.first_token_at else 0.0
+        return f"generating · {n:,} tokens · {rate:,.1f} tok/s · {elapsed:.1f} s"
+
+    def _tick(self, done: threading.Event) -> None:
+        while not done.wait(TICK_S):
+            text = self.live_status()
+            if text:
+                self._say(text)
+                r = self.chat.last if self.chat is not None else None
+                n = r.n_generated_tokens if r is not None and r is not self._live.get("previous") else 0
+                self._show_gauge(self._live.get("n_prompt", 0) + n)
 
     # -- work on a thread
 
@@ -190,8 +401,7 @@ class ChatApp(widgets.VBox):
             self._say(f"{type(e).__name__}: {e}", error=True)
         finally:
             self.progress.bar_style = ""
-            self.stop_button.disabled = True
-            self.send_button.disabled = self.chat is None
+            self._set_busy(False)
 
     def wait(self, timeout: float | None = 120) -> None:
         """Block until the worker is done (for scripts and tests)."""
@@ -207,49 +417,135 @@ class ChatApp(widgets.VBox):
         entry = self.entries[self.model.value]
         if not entry.complete:
             raise WorkbenchError(f"{entry.name}: split set incomplete ({len(entry.files)} files present)")
+        self._set_busy(True)
+        self.stop_button.disabled = True  # a load cannot be interrupted
         if self.loaded is not None:
             self.loaded.close()
             self.loaded = self.chat = None
-        self.send_button.disabled = True
         self.progress.value, self.progress.bar_style = 0, "info"
         self._say(f"loading {entry.name} …")
         loaded = load_model(entry.path, self.offload_choice(), n_ctx=self.ctx.value, n_threads=self.threads.value or None)
-        self.loaded, self.chat, self.messages = loaded, LocalChat(loaded), []
+        self.loaded, self.chat = loaded, LocalChat(loaded)
+        self.conversation.clear()  # a new model starts a new conversation
+        self._show_history(keep_live=False)
+        self.stats.value = ""
+        self._used = 0
+        self._show_gauge(0)
+        self._show_about()
         self.progress.value = 1
         moved = len(loaded.overridden)
         self._say(f"loaded {entry.name}: {', '.join(f'{k} {v:,.1f} MiB' for k, v in loaded.buffers.items())}"
                   + (f"; {moved} tensors placed by overrides" if moved else ""))
 
-    def _generate(self) -> None:  # not ``_send``: that is ipywidgets' comm sender, which this app must not shadow
+    def _generate(self, text: str | None = None) -> None:  # not ``_send``: that is ipywidgets' comm sender
         from workbench.run.chat import Sampling
 
         if self.chat is None:
             raise WorkbenchError("load a model first")
-        text = self.prompt.value.strip()
+        text = (self.prompt.value if text is None else text).strip()
         if not text:
             raise WorkbenchError("type a message first")
-        self.messages.append({"role": "user", "content": text})
-        self.prompt.value = ""
-        self.stop_button.disabled, self.send_button.disabled = False, True
-        self.reasoning_view.value = self.answer_view.value = ""
+        user = {"role": "user", "content": text}
+        mode = self.mode.value
+        fit = self.conversation.fit(self.chat, user, mode=mode, max_tokens=self.max_tokens.value,
+                                    overflow=self.overflow.value)  # ContextFull: the status says so; nothing changed
+        self._set_busy(True)
+        if self.prompt.value.strip() == text:
+            self.prompt.value = ""
+        self._show_history(keep_live=False)
+        self.live_user.value = _user_html(text)
         sampling = Sampling(self.temperature.value, self.top_p.value, self.min_p.value)
-        reasoning, answer = [], []
-        self.reasoning_box.selected_index = 0
-        for event in self.chat.stream(self.messages, mode=self.mode.value, sampling=sampling,
-                                      max_tokens=self.max_tokens.value, stop=self._stop):
-            if event.kind == "reasoning":
-                reasoning.append(event.text)
-                self.reasoning_view.value = f"<pre style='white-space:pre-wrap'>{html.escape(''.join(reasoning))}</pre>"
-            elif event.kind in ("answer", "tool_call"):
-                if event.kind == "answer" and self.reasoning_box.selected_index is not None and not answer:
-                    self.reasoning_box.selected_index = None  # fold the reasoning once the answer starts
-                call = event.call and event.call["function"]
-                answer.append(event.text if call is None else f"\n[tool call {call['name']}({call['arguments']})]")
-                self.answer_view.value = f"<div style='white-space:pre-wrap'>{html.escape(''.join(answer))}</div>"
-        self.reply = self.chat.last
-        self.messages.append(self.reply.as_message())
-        r = self.reply
-        self.stats.value = (f"<span style='color:#555'>{r.n_generated_tokens} tokens · "
-                            f"{r.generation_tokens_per_s:,.1f} tok/s · prompt {r.prompt_tokens_per_s:,.0f} tok/s · "
-                            f"{r.finish_reason}</span>")
-        self._say("ready")
+        started = time.perf_counter()
+        self._live = {"started": started, "n_prompt": fit.n_prompt, "previous": self.chat.last}
+        self._say(self.live_status())
+        self._show_gauge(fit.n_prompt)
+        done = threading.Event()
+        ticker = threading.Thread(target=self._tick, args=(done,), daemon=True)
+        ticker.start()
+        reasoning, answer, calls = [], [], []
+        try:
+            for event in self.chat.stream(fit.messages, mode=mode, sampling=sampling,
+                                          max_tokens=self.max_tokens.value, stop=self._stop):
+                if event.kind == "reasoning":
+                    if not reasoning:
+                        self.reasoning_box.layout.display = None
+                        self.reasoning_box.selected_index = 0  # open while the model thinks
+                    reasoning.append(event.text)
+                    self.reasoning_view.value = _pre("".join(reasoning).lstrip())
+                elif event.kind in ("answer", "tool_call"):
+                    if not answer and not calls and self.reasoning_box.selected_index is not None:
+                        self.reasoning_box.selected_index = None  # fold the reasoning once the answer starts
+                    if event.kind == "answer":
+                        answer.append(event.text)
+                    else:
+                        calls.append(event.call)
+                    self.answer_view.value = _answer_html("".join(answer), calls)
+        except BaseException:
+            self._clear_live()
+            if not self.prompt.value.strip():
+                self.prompt.value = text  # the message is not lost, and not in the history
+            self._show_history(keep_live=False)
+            self._show_gauge(self._used)
+            raise
+        finally:
+            done.set()
+            ticker.join()
+            self._live = {}
+        r = self.reply = self.chat.last
+        self.conversation.add(user, r.as_message(), start=fit.start, prompt=r.prompt)
+        self._show_history(keep_live=True)
+        elapsed = time.perf_counter() - started
+        self._used = r.n_prompt_tokens + r.n_generated_tokens
+        self._show_gauge(self._used)
+        self.stats.value = (f"<span style='{_GREY}'>prompt {r.n_prompt_tokens:,} tokens · "
+                            f"{r.prompt_tokens_per_s:,.0f} tok/s · reply {r.n_generated_tokens:,} tokens · "
+                            f"{r.generation_tokens_per_s:,.1f} tok/s · {elapsed:.1f} s · {r.finish_reason}</span>")
+        note = f" · {fit.dropped} oldest message{'s' if fit.dropped > 1 else ''} left the context" if fit.dropped else ""
+        self._say(("stopped" if r.finish_reason == "cancelled" else "ready") + note)
+
+    def _retry(self) -> None:
+        """The last user message again, for a new reply (its old reply is removed)."""
+        text = self.conversation.undo()
+        if text is None:
+            raise WorkbenchError("nothing to retry yet")
+        self._show_history(keep_live=False)
+        try:
+            self._generate(text)
+        except BaseException:
+            if not self.prompt.value.strip():
+                self.prompt.value = text  # the message is not lost
+            raise
+
+    def _edit(self) -> None:
+        """The last user message back into the box; it and its reply leave the conversation."""
+        text = self.conversation.undo()
+        if text is None:
+            raise WorkbenchError("nothing to edit yet")
+        self._show_history(keep_live=False)
+        self.prompt.value = text
+        self._used = self.chat.count(self.conversation.context(), mode=self.mode.value) if self.messages else 0
+        self._show_gauge(self._used)
+        self._say("edit the message, then Send")
+
+    def new_chat(self) -> None:
+        """Clear the conversation (the model stays loaded)."""
+        self.conversation.clear()
+        self._show_history(keep_live=False)
+        self.stats.value = ""
+        self.reply = None
+        self._used = 0
+        self._show_gauge(0)
+        self._say("new chat" if self.chat is not None else "new chat; load a model to start")
+
+    def export(self) -> tuple[Path, Path]:
+        """Write the conversation as an OpenAI request body (JSON) and its last exact prompt; returns both paths."""
+        from workbench.run.chat import Sampling
+        from workbench.run.conversation import export
+
+        name = self.entries[self.model.value].name if self.model.value is not None else "model"
+        paths = export(self.conversation, self.export_dir, model=name, mode=self.mode.value,
+                       sampling=Sampling(self.temperature.value, self.top_p.value, self.min_p.value),
+                       max_tokens=self.max_tokens.value)
+        self._say(f"exported {len(self.conversation.context())} messages: {paths[0]} (OpenAI request body) and "
+                  f"{paths[1].name} (the exact prompt)")
+        return paths
