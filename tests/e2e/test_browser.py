@@ -1,12 +1,20 @@
 """Notebook 05 in a real JupyterLab, driven by Debian's Chromium through Playwright.
 
 The server runs on loopback with a known token, on a temporary root that holds a copy of the
-notebook (the repository is never written to) and with its own Jupyter config, data, runtime,
-settings and workspace folders, so a user's settings cannot leak in. The browser runs Run All
-from JupyterLab's own Run menu, waits for the ChatApp to render, then acts on the app as a user
-would: Load, type a message, Send, and waits for the streamed reply and its tokens/s line.
+notebook (the repository's notebook is never written to) and with its own Jupyter config, data,
+runtime, settings and workspace folders, so a user's settings cannot leak in. The browser runs
+Run All from JupyterLab's own Run menu, waits for the ChatApp to render, then uses the app as a
+user would, on the demo model:
 
-Screenshots land in pytest's ``tmp_path`` (``-s`` prints where), on failure too.
+1. Load, then a three-turn conversation in thinking mode (Enter sends, Shift+Enter adds a line,
+   the Send button too): the turns stay on screen and each reply's reasoning fills;
+2. New chat clears it;
+3. instant turns that ask for 150 words each until the oldest leave the context, then "stop
+   and say so", where the next message is refused and stays in the box;
+4. a larger context, a reply asked to run for 100,000 words, and Stop.
+
+A screenshot per step goes to ``artifacts/e2e/`` in the repository (git-ignored; ``-s`` prints
+each path), and ``failure.png`` there when a step fails.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ LAB_SETTINGS = {
 SERVER_START_S = 90
 RUN_ALL_S = 150
 REPLY_S = 60
+SHOTS = ROOT / "artifacts" / "e2e"
 
 
 def _chromium() -> str:
@@ -153,7 +162,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture
 def page(lab, tmp_path):
-    """A headless Chromium page; a failing test leaves failure.png in tmp_path."""
+    """A headless Chromium page; a failing test leaves artifacts/e2e/failure.png."""
     exe = _chromium()
     try:
         from playwright.sync_api import Error as PlaywrightError
@@ -170,7 +179,7 @@ def page(lab, tmp_path):
         except PlaywrightError as e:
             pytest.fail(f"chromium at {exe} did not start ({str(e).splitlines()[0]}); {INSTALL_HINT}", pytrace=False)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1400, "height": 1200})
             pg = context.new_page()
             pg.set_default_timeout(30_000)
             yield pg
@@ -180,44 +189,51 @@ def page(lab, tmp_path):
         pw.stop()
 
 
-def _shoot(page, path: Path) -> None:
+def _shoot(page, path: Path, anchor=None) -> None:
+    """The page as the user sees it, with ``anchor`` (the app's status line, say) scrolled into view."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if anchor is not None:
+            anchor.scroll_into_view_if_needed()
         page.screenshot(path=str(path))
         print(f"\nscreenshot: {path}")
     except Exception as e:  # a screenshot must never hide the real failure
         print(f"\nscreenshot failed: {e}")
 
 
-def test_chat_app_in_jupyterlab(lab, page, tmp_path):
+def _run_all(page, code_cells: int) -> None:
+    from playwright.sync_api import expect
+
+    # JupyterLab opens the copy and starts its kernel
+    expect(page.locator(".jp-NotebookPanel .jp-Notebook .jp-CodeCell")).to_have_count(code_cells, timeout=60_000)
+    # its kernel is connected and idle (Run All before that asks the user to select a kernel; the
+    # toolbar's execution indicator already says "idle" while the status bar says "No Kernel")
+    expect(page.locator(".jp-StatusBar-Widget")).to_contain_text(re.compile(r"Python 3[^|]*\| Idle"), timeout=60_000)
+    # Run → Run All Cells, through the menu bar as a user would
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator('.lm-Menu [data-command="runmenu:run-all"]').click()
+    # every code cell ran (prompts [n]:, none [*]: or [ ]:) and none raised; a dialog ends the wait early
+    page.wait_for_function(
+        """n => {
+            if (document.querySelector('.jp-Dialog')) return true;
+            const ps = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+                .map(e => e.textContent.trim());
+            return ps.length === n && ps.every(t => /^\\[\\d+\\]:$/.test(t));
+        }""", arg=code_cells, timeout=RUN_ALL_S * 1000)
+    dialog = page.locator(".jp-Dialog")
+    assert not dialog.count(), f"JupyterLab asked instead of running: {dialog.first.inner_text()!r}"
+    outputs = page.locator(".jp-Notebook .jp-OutputArea").all_inner_texts()
+    assert not any("Traceback (most recent call last)" in t for t in outputs), "a notebook cell raised"
+
+
+def test_chat_app_in_jupyterlab(lab, page):
     from playwright.sync_api import expect
 
     code_cells = sum(c["cell_type"] == "code" for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"])
+    reply_ms = REPLY_S * 1000
     try:
-        # JupyterLab opens the copy and starts its kernel
         page.goto(lab["url"])
-        expect(page.locator(".jp-NotebookPanel .jp-Notebook .jp-CodeCell")).to_have_count(code_cells, timeout=60_000)
-
-        # its kernel is connected and idle (Run All before that asks the user to select a kernel; the
-        # toolbar's execution indicator already says "idle" while the status bar says "No Kernel")
-        expect(page.locator(".jp-StatusBar-Widget")).to_contain_text(re.compile(r"Python 3[^|]*\| Idle"),
-                                                                     timeout=60_000)
-
-        # Run → Run All Cells, through the menu bar as a user would
-        page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
-        page.locator('.lm-Menu [data-command="runmenu:run-all"]').click()
-
-        # every code cell ran (prompts [n]:, none [*]: or [ ]:) and none raised; a dialog ends the wait early
-        page.wait_for_function(
-            """n => {
-                if (document.querySelector('.jp-Dialog')) return true;
-                const ps = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
-                    .map(e => e.textContent.trim());
-                return ps.length === n && ps.every(t => /^\\[\\d+\\]:$/.test(t));
-            }""", arg=code_cells, timeout=RUN_ALL_S * 1000)
-        dialog = page.locator(".jp-Dialog")
-        assert not dialog.count(), f"JupyterLab asked instead of running: {dialog.first.inner_text()!r}"
-        outputs = page.locator(".jp-Notebook .jp-OutputArea").all_inner_texts()
-        assert not any("Traceback (most recent call last)" in t for t in outputs), "a notebook cell raised"
+        _run_all(page, code_cells)
 
         # the app rendered as a widget, not as its text repr
         app = page.locator(".jp-OutputArea .wb-chat-app")
@@ -225,46 +241,118 @@ def test_chat_app_in_jupyterlab(lab, page, tmp_path):
         load, send, stop = app.locator("button.wb-load"), app.locator("button.wb-send"), app.locator("button.wb-stop")
         status, stats = app.locator(".wb-status"), app.locator(".wb-stats")
         prompt = app.locator(".wb-prompt textarea")
+        history, live_user = app.locator(".wb-history"), app.locator(".wb-live-user")
         for w in (load, send, stop, prompt):
             expect(w).to_be_visible()
         expect(app.locator(".wb-model select")).to_contain_text("Kimi-K2-Tiny")
+        ready = re.compile(r"^ready")
 
-        # Load from the page: the status line says the tiny model is loaded (it said "ready" after the
-        # notebook's own code-driven reply, so this text can only come from our click)
+        def replied(text: str) -> None:
+            """Wait for this message's own reply: its bubble first (the status said "ready" before it was sent)."""
+            expect(live_user).to_contain_text(text, timeout=reply_ms)
+            expect(status).to_have_text(ready, timeout=reply_ms)
+
+        # 1. Load from the page: the status line says the demo model is loaded and what it is
         app.scroll_into_view_if_needed()
         load.click()
-        expect(status).to_contain_text(re.compile(r"loaded Kimi-K2-Tiny\.gguf: .*MiB"), timeout=REPLY_S * 1000)
+        expect(status).to_contain_text(re.compile(r"loaded Kimi-K2-Tiny\.gguf: .*MiB"), timeout=reply_ms)
+        expect(app.locator(".wb-about")).to_contain_text("random weights")
         expect(send).to_be_enabled()
         expect(stop).to_be_disabled()
+        expect(history.locator(".wb-turn-user")).to_have_count(0)  # Load started a new conversation
 
-        # instant mode and a bigger token budget, set in the page
+        # three turns in thinking mode: Enter, then Shift+Enter for a second line and Enter, then the button
+        expect(app.locator(".wb-mode button.mod-active")).to_have_text("thinking")
+        prompt.fill("Hello from a real browser: what is Kimi K2?")
+        prompt.press("Enter")
+        replied("Hello from a real browser")
+        expect(prompt).to_have_value("")
+        prompt.fill("Two lines:")
+        prompt.press("Shift+Enter")
+        prompt.type("the second one")
+        expect(prompt).to_have_value("Two lines:\nthe second one")  # Shift+Enter added a line, sent nothing
+        prompt.press("Enter")
+        replied("Two lines:\nthe second one")
+        prompt.fill("And the third question?")
+        send.click()
+        replied("And the third question?")
+        # the conversation is on screen: two earlier exchanges in the history, the third below them
+        expect(history.locator(".wb-turn-user")).to_have_count(2)
+        expect(history.locator(".wb-turn-assistant")).to_have_count(2)
+        expect(history.locator(".wb-turn-user").nth(1)).to_contain_text("Two lines:\nthe second one")
+        expect(live_user).to_contain_text("And the third question?")
+        reasoning = app.locator(".wb-reasoning-box .wb-reasoning")
+        assert reasoning.text_content().strip(), "the thinking turn's reasoning stayed empty"
+        for view in history.locator(".wb-turn-assistant .wb-reasoning").all():
+            assert view.text_content().strip(), "an earlier turn lost its reasoning"
+        answer = app.locator(".wb-answer").last.inner_text().strip()
+        assert answer and "<|" not in answer and answer.endswith("."), answer
+        expect(stats).to_contain_text(re.compile(r"prompt [\d,]+ tokens · .* reply \d+ tokens · .* tok/s · .* · stop"))
+        expect(app.locator(".wb-gauge")).to_contain_text(re.compile(r"context [\d,]+ of 1,024 tokens"))
+        app.locator(".wb-reasoning-box .lm-AccordionPanel-title, .wb-reasoning-box .jupyter-widget-Collapse-header,"
+                    " .wb-reasoning-box .p-Collapse-header").first.click()  # unfold the last reply's reasoning
+        expect(reasoning).to_be_visible()
+        _shoot(page, SHOTS / "1-three-turns.png", stats)
+
+        # 2. New chat: the conversation is gone from the screen, the model stays loaded
+        app.locator("button.wb-new").click()
+        expect(status).to_have_text("new chat", timeout=reply_ms)
+        expect(history.locator(".wb-turn-user")).to_have_count(0)
+        expect(live_user).to_have_text("")
+        expect(app.locator(".wb-gauge")).to_contain_text("context 0 of 1,024 tokens")
+        expect(send).to_be_enabled()
+        _shoot(page, SHOTS / "2-new-chat.png", stats)
+
+        # 3. the context fills: instant turns of 150 words until the oldest leave it (greyed, still shown)
         app.locator(".wb-mode button", has_text=re.compile(r"^instant$")).click()
         expect(app.locator(".wb-mode button.mod-active")).to_have_text("instant")
-        budget = app.locator(".wb-max-tokens input")
-        budget.fill("48")
-        budget.press("Enter")
+        for i in range(8):
+            prompt.fill(f"Turn {i}: answer in 150 words")
+            prompt.press("Enter")
+            replied(f"Turn {i}:")
+            if "left the context" in status.inner_text():
+                break
+        else:
+            raise AssertionError("eight turns of 150 words never filled a 1,024-token context")
+        expect(history.locator(".wb-dropped-note")).to_contain_text("left the context")
+        assert history.locator(".wb-dropped").count() >= 2
+        _shoot(page, SHOTS / "3a-oldest-turns-dropped.png", stats)
+        # "stop and say so": the next turn is refused, the message stays in the box, nothing is added
+        turns = history.locator(".wb-turn-user").count()
+        app.locator(".wb-overflow select").select_option(label="stop and say so")
+        prompt.fill("One more: answer in 150 words")
+        prompt.press("Enter")
+        expect(status).to_contain_text("the context holds 1,024", timeout=reply_ms)
+        expect(prompt).to_have_value("One more: answer in 150 words")
+        expect(history.locator(".wb-turn-user")).to_have_count(turns)
+        _shoot(page, SHOTS / "3b-context-full-stopped.png", stats)
 
-        # type a message into the app and press its Send button
-        prompt.fill("Hello from a real browser: what is Kimi K2?")
-        send.click()
-        # the kernel took the message (it clears the box) and the worker finished ("loaded…" → "ready")
-        expect(prompt).to_have_value("", timeout=REPLY_S * 1000)
-        expect(status).to_have_text("ready", timeout=REPLY_S * 1000)
-        expect(stats).to_contain_text(re.compile(r"\d+ tokens · [\d,.]+ tok/s · prompt [\d,]+ tok/s · (length|stop)"))
-        stats_text = stats.inner_text()
-        n_tokens = int(re.match(r"(\d+) tokens", stats_text).group(1))
-        assert 1 <= n_tokens <= 48, stats_text
-        reply = (app.locator(".wb-answer").inner_text() + app.locator(".wb-reasoning").inner_text()).strip()
-        assert reply, "no reply text streamed into the answer or reasoning area"
+        # 4. a larger context and a reply asked to be very long: Stop ends it, and the turn is kept as stopped
+        ctx = app.locator(".wb-ctx input")
+        ctx.fill("32768")
+        ctx.press("Enter")
+        budget = app.locator(".wb-max-tokens input")
+        budget.fill("100000")
+        budget.press("Enter")
+        load.click()
+        expect(status).to_contain_text(re.compile(r"loaded Kimi-K2-Tiny"), timeout=reply_ms)
+        expect(app.locator(".wb-gauge")).to_contain_text("of 32,768 tokens")
+        prompt.fill("Write it out in 100000 words")
+        prompt.press("Enter")
+        expect(status).to_contain_text(re.compile(r"generating · [\d,]+ tokens · [\d,.]+ tok/s · [\d.]+ s"),
+                                       timeout=reply_ms)
+        expect(app.locator(".wb-answer").last).not_to_have_text("", timeout=reply_ms)
+        _shoot(page, SHOTS / "4a-streaming.png", stats)
+        stop.click()
+        expect(status).to_have_text("stopped", timeout=reply_ms)
+        expect(stats).to_contain_text("cancelled")
+        n = int(re.search(r"reply ([\d,]+) tokens", stats.inner_text())[1].replace(",", ""))
+        assert 1 <= n < 30_000, stats.inner_text()  # stopped well before the context or the budget ran out
         expect(send).to_be_enabled()
         expect(stop).to_be_disabled()
-        print(f"\nbrowser reply ({stats_text}): {reply[:80]!r}")
-
-        app.scroll_into_view_if_needed()
-        app.locator(".wb-status").scroll_into_view_if_needed()
-        _shoot(page, tmp_path / "chat_app.png")
-        app.screenshot(path=str(tmp_path / "chat_app_widget.png"))
+        _shoot(page, SHOTS / "4b-stopped.png", stats)
+        print(f"\nbrowser: stopped after {n} tokens ({stats.inner_text()})")
     except BaseException:
-        _shoot(page, tmp_path / "failure.png")
+        _shoot(page, SHOTS / "failure.png")
         print(f"server log tail:\n{_tail(lab['log'])}")
         raise

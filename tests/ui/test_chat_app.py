@@ -149,7 +149,7 @@ def test_a_conversation_is_shown_turn_by_turn(demo_app):
     # earlier turns are in the history: user turns, then assistant turns with their reasoning and answer
     users = [w for w in app.history.children if "wb-turn-user" in w._dom_classes]
     assistants = [w for w in app.history.children if "wb-turn-assistant" in w._dom_classes]
-    assert [_text(w).strip() for w in users] == ["you First question", "you Second question"]
+    assert [_text(w).strip() for w in users] == ["First question", "Second question"]
     assert len(assistants) == 2 and all(len(w.children) == 2 for w in assistants)  # reasoning accordion + answer
     assert [m["role"] for m in app.messages] == ["user", "assistant"] * 3
     assert all(m["reasoning_content"] and m["content"] for m in app.messages[1::2])

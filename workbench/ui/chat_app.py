@@ -60,7 +60,7 @@ TICK_S = 0.25
 
 
 def _pre(text: str) -> str:
-    return f"<div style='white-space:pre-wrap'>{html.escape(text)}</div>"
+    return f"<div style='white-space:pre-wrap;line-height:1.45'>{html.escape(text)}</div>"
 
 
 def _calls_html(calls: list[dict]) -> str:
@@ -76,8 +76,8 @@ def _calls_html(calls: list[dict]) -> str:
 
 def _user_html(text: str, *, dropped: bool = False) -> str:
     style = "opacity:.45;" if dropped else ""
-    return (f"<div style='{style}margin:.4em 0 .2em 0'><div style='display:inline-block;background:#e8f0fe;"
-            f"border-radius:6px;padding:.3em .6em;max-width:90%'><b>you</b> {_pre(text)}</div></div>")
+    return (f"<div style='{style}margin:.4em 0 .2em 0;line-height:1.45'><div style='display:inline-block;"
+            f"background:#e8f0fe;border-radius:6px;padding:.3em .6em;max-width:90%'>{_pre(text)}</div></div>")
 
 
 def _answer_html(answer: str, calls: list[dict], *, dropped: bool = False) -> str:
@@ -126,9 +126,9 @@ class ChatApp(widgets.VBox):
         self.top_p = widgets.FloatText(description="top_p", style=_WIDE, layout=widgets.Layout(width="8em"))
         self.min_p = widgets.FloatText(description="min_p", style=_WIDE, layout=widgets.Layout(width="8em"))
         self.max_tokens = widgets.BoundedIntText(value=512, min=1, max=262144, description="max tokens", style=_WIDE,
-                                                 layout=widgets.Layout(width="11em"))
+                                                 layout=widgets.Layout(width="13em"))
         self.overflow = widgets.Dropdown(options=OVERFLOW_CHOICES, value="drop", description="When the context is full",
-                                         style=_WIDE)
+                                         style=_WIDE, layout=widgets.Layout(width="24em"))
         self.gauge = widgets.IntProgress(value=0, min=0, max=n_ctx, layout=widgets.Layout(width="240px"))
         self.gauge_label = widgets.HTML()
         self.history = widgets.VBox()
@@ -137,6 +137,12 @@ class ChatApp(widgets.VBox):
         self.reasoning_box = widgets.Accordion(children=[self.reasoning_view], titles=("Reasoning",),
                                                layout=widgets.Layout(display="none"))
         self.answer_view = widgets.HTML()
+        # the conversation scrolls inside a box that stays anchored at its newest line (column-reverse around one child)
+        self.conversation_view = widgets.Box(
+            [widgets.VBox([self.history, self.live_user, self.reasoning_box, self.answer_view],
+                          layout=widgets.Layout(width="100%", flex="0 0 auto"))],  # never squeezed: it scrolls
+            layout=widgets.Layout(display="flex", flex_flow="column-reverse", max_height="30em", overflow="auto",
+                                  border="1px solid #e0e0e0", padding="0 .4em"))
         self.prompt = Composer(placeholder="Message · Enter sends, Shift+Enter adds a line")
         self.send_button = widgets.Button(description="Send", icon="paper-plane", disabled=True)
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
@@ -182,7 +188,7 @@ class ChatApp(widgets.VBox):
             widgets.HBox([self.load_button, self.progress]), self.about,
             self.mode, widgets.HBox([self.temperature, self.top_p, self.min_p, self.max_tokens]),
             widgets.HBox([self.overflow, self.gauge, self.gauge_label]),
-            self.history, self.live_user, self.reasoning_box, self.answer_view,
+            self.conversation_view,
             self.prompt,
             widgets.HBox([self.send_button, self.stop_button, self.retry_button, self.edit_button, self.new_button,
                           self.export_button]),
@@ -193,7 +199,8 @@ class ChatApp(widgets.VBox):
         for w, name in ((self.model, "model"), (self.load_button, "load"), (self.mode, "mode"),
                         (self.max_tokens, "max-tokens"), (self.ctx, "ctx"), (self.overflow, "overflow"),
                         (self.gauge_label, "gauge"), (self.about, "about"), (self.history, "history"),
-                        (self.live_user, "live-user"), (self.prompt, "prompt"), (self.send_button, "send"),
+                        (self.live_user, "live-user"), (self.conversation_view, "conversation"),
+                        (self.prompt, "prompt"), (self.send_button, "send"),
                         (self.stop_button, "stop"), (self.retry_button, "retry"), (self.edit_button, "edit"),
                         (self.new_button, "new"), (self.export_button, "export"),
                         (self.reasoning_box, "reasoning-box"), (self.reasoning_view, "reasoning"),
@@ -447,9 +454,10 @@ class ChatApp(widgets.VBox):
             raise WorkbenchError("type a message first")
         user = {"role": "user", "content": text}
         mode = self.mode.value
+        self._set_busy(True)  # at once, before counting the prompt: Send cannot be pressed twice
+        self._say("counting the prompt …")
         fit = self.conversation.fit(self.chat, user, mode=mode, max_tokens=self.max_tokens.value,
                                     overflow=self.overflow.value)  # ContextFull: the status says so; nothing changed
-        self._set_busy(True)
         if self.prompt.value.strip() == text:
             self.prompt.value = ""
         self._show_history(keep_live=False)

@@ -3,8 +3,9 @@
 ipywidgets' ``Textarea`` has no key events, so :class:`Composer` is a small ``anywidget``: a
 textarea whose text syncs as you type (:attr:`Composer.value`) and which, on Enter without
 Shift (and not while an input method is composing, so Chinese or Japanese input can commit
-with Enter), tells Python to send. Python code can do the same with :meth:`Composer.submit`,
-which is what the tests call.
+with Enter), tells Python to send. Keys typed in the box stop there, as in ipywidgets' own
+text boxes: JupyterLab's shortcuts (Shift+Enter runs the cell) never see them. Python code can
+do the same with :meth:`Composer.submit`, which is what the tests call.
 
     >>> box = Composer(placeholder="Message")                        # doctest: +SKIP
     >>> box.on_submit(lambda text: print("send", text))              # doctest: +SKIP
@@ -30,6 +31,7 @@ function render({ model, el }) {
   sync();
   box.addEventListener("input", () => { model.set("value", box.value); model.save_changes(); });
   box.addEventListener("keydown", (e) => {
+    e.stopPropagation();  // the notebook's shortcuts (Shift+Enter runs a cell) never see keys typed here
     if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
     e.preventDefault();
     model.set("value", box.value);
