@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers import CORPUS, tensors, write_gguf
 
+pytest_plugins = ["pytester"]  # the pytest plugin's tests run pytest inside pytest
+
 
 @pytest.fixture(scope="session")
 def corpus_files() -> list[Path]:

@@ -10,7 +10,7 @@
     run        offload, planner, loading, chatting, servers
     ui         ipywidgets apps
     plugins    what registries find by looking (above all it registers into)
-    cli        kimi-wb
+    cli        kimi-wb, and the pytest plugin (two front ends; neither imports the other)
 
 ``models`` sits below ``ggufio`` because it needs only the layers under both, and ``ggufio``
 never needs it; ``gguffile`` (reading a header, the locks, the BPE writer) is base, because
@@ -35,7 +35,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "run": ("run",),
     "ui": ("ui",),
     "plugins": ("plugins",),
-    "cli": ("cli",),
+    "cli": ("cli", "pytest_plugin"),
 }
 
 

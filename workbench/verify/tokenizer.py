@@ -51,13 +51,7 @@ def check_layout(assets: TokenizerAssets, report: Report, *, flags: bool = True)
 
 def check_ids(assets: TokenizerAssets, report: Report) -> None:
     """Each named special token: one id in every implementation, decoding back to its own text."""
-    problems = []
-    for impl in assets.impls:
-        try:
-            for offset, (content, special) in NAMED.items():
-                problems += _one_id(assets, impl, content, assets.n_ranks + offset, special)
-        except InputError as e:
-            problems.append(f"{impl}: {e}")
+    problems = [p for impl in assets.impls for p in id_problems(assets, impl)]
     for p in problems[:12]:
         report.add("special-token-ids", "error", p)
     if len(problems) > 12:
@@ -65,6 +59,15 @@ def check_ids(assets: TokenizerAssets, report: Report) -> None:
     if not problems:
         report.add("special-token-ids", "info", f"{len(NAMED)} special tokens: same id in {', '.join(assets.impls)}, "
                                                 "each decodes to itself")
+
+
+def id_problems(assets: TokenizerAssets, impl: str) -> list[str]:
+    """What is wrong with the named special tokens in one implementation: one line each (none: all good)."""
+    try:
+        return [p for offset, (content, special) in NAMED.items()
+                for p in _one_id(assets, impl, content, assets.n_ranks + offset, special)]
+    except InputError as e:
+        return [f"{impl}: {e}"]
 
 
 def _one_id(assets: TokenizerAssets, impl: str, content: str, want: int, special: bool) -> list[str]:
