@@ -244,3 +244,22 @@ def test_bad_options_are_usage_errors(pytester, args, fragment):
     result = pytester.runpytest(*args)
     assert result.ret in (pytest.ExitCode.USAGE_ERROR, 2)  # pytest's own argparse errors exit 2
     assert fragment in result.stderr.str() and "Traceback" not in result.stderr.str()
+
+
+def test_a_real_size_split_set_by_any_member_reads_headers_only(pytester, tmp_path):
+    """An old 377 GB-shaped set of 8 files whose tensor data is a sparse hole: named by its third member."""
+    from workbench.models.sparse import allocated_bytes, write_kimi_shaped
+
+    files = write_kimi_shaped(tmp_path / "Kimi-K2-Instruct-UD-Q2_K_XL.gguf", split=8, old=True)
+    assert sum(f.stat().st_size for f in files) > 300e9 and sum(allocated_bytes(f) for f in files) < 200e6
+    reprec = pytester.inline_run("--kimi-gguf", str(files[2]), "-k", "reads or eos or keys or special_token_ids",
+                                 *FAST)
+    s = "Kimi-K2-Instruct-UD-Q2_K_XL"
+    assert outcomes(reprec) == {f"{s}::test_gguf_reads[{s}]": "passed", f"{s}::test_eos[{s}]": "failed",
+                                f"{s}::test_gguf_tokenizer_keys[{s}]": "passed",
+                                f"{s}::test_special_token_ids[tiktoken|hf]": "passed",
+                                # old conversions typed <think> and the tool markers CONTROL (the tokenizer fix)
+                                f"{s}::test_special_token_ids[tiktoken|llama.cpp]": "failed"}
+    assert f"kimi-wb gguf fix-kimi {files[0]}" in failure(reprec, f"{s}::test_eos[{s}]")  # the fix goes to split 1
+    assert "<think> (id 163606) decodes to '' with llama.cpp when special tokens are skipped" in failure(
+        reprec, f"{s}::test_special_token_ids[tiktoken|llama.cpp]")

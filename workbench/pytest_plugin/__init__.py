@@ -61,8 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--kimi-tokenizer", action="append", default=[], metavar="PATH",
                 help="an HF snapshot folder or its tokenizer_config.json; repeatable")
     g.addoption("--kimi-template", action="append", default=[], metavar="PATH", help="a chat template file; repeatable")
-    g.addoption("--kimi-corpus", nargs="+", default=[], metavar="PATH",
-                help="text files or folders of *.txt for the parity checks (default: the workbench's corpus)")
+    g.addoption("--kimi-corpus", action="extend", nargs="+", default=[], metavar="PATH",
+                help="text files or folders of *.txt for the parity checks (default: the workbench's corpus); "
+                     "it takes every path after it, so give test paths before it")
     g.addoption("--kimi-renderers", type=_names, default=None, metavar="R,R",
                 help="renderers compared with hf (default: every one available here)")
     g.addoption("--kimi-engines", type=_names, default=None, metavar="E,E",
