@@ -147,7 +147,7 @@ class KimiItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None) -> str:
         if isinstance(excinfo.value, KimiCheckFailed):
-            return f"{self.claim.id}\n{excinfo.value}"
+            return str(excinfo.value)  # the header names the item; the first line is the summary's
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):

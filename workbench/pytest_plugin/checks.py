@@ -168,8 +168,10 @@ class _Tokenizer:
         reference = self.assets.impls[0]
         problems = id_problems(self.assets, reference) + id_problems(self.assets, impl)
         if problems:
-            return Outcome("failed", "\n".join(problems[:12]) + (f"\n… and {len(problems) - 12} more"
-                                                                 if len(problems) > 12 else ""))
+            more = f"\n… and {len(problems) - 12} more" if len(problems) > 12 else ""
+            fix = (f"\nFix, in place: kimi-wb gguf fix-kimi {self.assets.path} (types <think>, </think> and the tool "
+                   "markers USER_DEFINED)" if any("types the token CONTROL" in p for p in problems) else "")
+            return Outcome("failed", "\n".join(problems[:12]) + more + fix)
         return Outcome("passed", f"each named special token: the same id in {reference} and {impl}, decoding to itself")
 
     @cached_property
