@@ -39,7 +39,10 @@ def test_llama_cpp_builtin_recognises_kimi_but_adds_no_system_prompt(name):
 
 
 def test_renderers_registry():
-    assert list(RENDERERS) == ["hf", "llama.cpp", "llama-cpp-python", "llama-server"]
+    from workbench.chat.render import available_renderers
+
+    assert list(RENDERERS) == ["hf", "llama.cpp", "llama-cpp-python", "moonshot", "llama-server"]
+    assert "moonshot" not in available_renderers()  # only where a template reads tools_ts_str
 
 
 @pytest.mark.parametrize("renderer", ["hf", "llama-cpp-python"])

@@ -79,3 +79,18 @@ def test_plans_by_hand():
     assert DemoScript.asked_words([{"role": "user", "content": "Say it in 1,500 words"}]) == 1500
     assert DemoScript.asked_words([{"role": "user", "content": "in 3 words"}, {"role": "assistant", "content": ""},
                                    {"role": "user", "content": "no length"}]) is None
+
+
+def test_local_chat_feeds_the_template_as_moonshot_does(demo):
+    """The demo's K2.6-style template reads tools_ts_str and preserve_thinking: LocalChat passes both."""
+    from workbench.chat import render
+    from workbench.chat.suite import SUITE
+
+    case = next(c for c in SUITE if c.name == "tool-declaration")
+    prompt = demo.render(case.messages, mode="thinking", tools=case.tools)
+    assert prompt == render(demo.template, case.messages, tools=case.tools, renderer="moonshot")
+    assert "namespace functions {\n// Current weather for a city\ntype get_weather" in prompt
+    history = next(c for c in SUITE if c.name == "thinking-history").messages
+    assert "<think></think>4." in demo.render(history)
+    assert "<think>Add two and two.</think>4." in demo.render(history, preserve_thinking=True)
+    assert demo.count(history, preserve_thinking=True) > demo.count(history)

@@ -75,3 +75,41 @@ def test_unreachable_and_bad_urls():
         RemoteChat("http://127.0.0.1:9/v1").reply(HI)
     with pytest.raises(InputError, match="must start with http"):
         RemoteChat("localhost:8080")
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_model, llama_server_binary):
+    """Real llama-server --jinja serving the demo model, whose K2.6-style template reads tools_ts_str."""
+    with LlamaServer(["-m", str(demo_model), "-c", "1024", "--threads", "1", "--jinja"],
+                     binary=llama_server_binary) as srv:
+        yield f"{srv.url}/v1"
+
+
+@pytest.fixture(scope="module")
+def demo_local(demo_model):
+    from workbench.run.chat import LocalChat
+    from workbench.run.loader import load_model
+    from workbench.run.offload import preset
+
+    loaded = load_model(demo_model, preset("cpu-only"), n_ctx=1024, n_threads=1)
+    yield LocalChat(loaded)
+    loaded.close()
+
+
+def test_the_server_gets_tools_ts_str_and_preserve_thinking(demo_server, demo_local):
+    """The prompt llama-server built from RemoteChat's chat_template_kwargs has exactly the tokens of
+    the prompt LocalChat renders as Moonshot's tokenizer does (TypeScript declarations, not JSON)."""
+    from workbench.chat.suite import SUITE
+
+    case = next(c for c in SUITE if c.name == "tool-declaration")
+    remote = RemoteChat(demo_server).reply(case.messages, tools=case.tools, max_tokens=1, seed=1)
+    assert remote.n_prompt_tokens == demo_local.count(case.messages, tools=case.tools)
+    json_prompt = demo_local.llm.tokenize(
+        __import__("workbench.chat", fromlist=["render"]).render(demo_local.template, case.messages, tools=case.tools)
+        .encode(), add_bos=False, special=True)
+    assert remote.n_prompt_tokens != len(json_prompt)  # what a runtime without tools_ts_str would have sent
+    history = next(c for c in SUITE if c.name == "thinking-history").messages
+    kept = RemoteChat(demo_server).reply(history, max_tokens=1, seed=1, preserve_thinking=True)
+    dropped = RemoteChat(demo_server).reply(history, max_tokens=1, seed=1)  # llama-server alone would keep it
+    assert kept.n_prompt_tokens == demo_local.count(history, preserve_thinking=True)
+    assert dropped.n_prompt_tokens == demo_local.count(history) < kept.n_prompt_tokens

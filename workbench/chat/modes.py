@@ -44,6 +44,15 @@ def template_variables(template: str) -> frozenset[str]:
         raise TemplateError("the template nests too deeply to parse") from None
 
 
+def reads_tools_ts(template: str) -> bool:
+    """Whether the template reads ``tools_ts_str`` (a K2.5/K2.6-style template: Moonshot's tokenizer, the
+    ``moonshot`` renderer, is its reference). Parsed, never run; a template that does not parse reads nothing."""
+    try:
+        return "tools_ts_str" in template_variables(template)
+    except TemplateError:
+        return False
+
+
 def thinking_switches(template: str) -> list[str]:
     """Which of :data:`THINKING_SWITCHES` the template reads (``[]``: no switch)."""
     names = template_variables(template)
@@ -53,6 +62,29 @@ def thinking_switches(template: str) -> list[str]:
 def mode_kwargs(template: str, *, thinking: bool) -> dict[str, bool]:
     """The template kwargs that select thinking or instant mode in *this* template."""
     return {name: thinking for name in thinking_switches(template)}
+
+
+def template_kwargs(template: str, *, thinking: bool, tools: list[dict] | None = None,
+                    preserve_thinking: bool = False) -> tuple[list[dict] | None, dict]:
+    """``(tools, kwargs)`` to render ``template`` with, as Moonshot's tokenizer would feed it: the thinking
+    switch it reads; ``preserve_thinking`` where it reads it; for a template that reads ``tools_ts_str``, the
+    tools sorted by key and their TypeScript-style declaration (:mod:`workbench.chat.tools_ts`).
+
+        >>> template_kwargs("{{ tools_ts_str }}{% if thinking is false %}{% endif %}", thinking=False,
+        ...                 tools=[{"type": "function", "function": {"name": "ping"}}])[1]["thinking"]
+        False
+    """
+    from workbench.chat.tools_ts import declare
+
+    names = template_variables(template)
+    kwargs: dict = dict(mode_kwargs(template, thinking=thinking))
+    if preserve_thinking and "preserve_thinking" in names:
+        kwargs["preserve_thinking"] = True
+    if tools and "tools_ts_str" in names:
+        tools, text = declare(tools)
+        if text:
+            kwargs["tools_ts_str"] = text
+    return tools, kwargs
 
 
 def split_reasoning(reply: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.chat.modes import reads_tools_ts
 from workbench.chat.render import RENDERERS, RendererLimitation, TemplateError, available_renderers, render
 from workbench.chat.suite import SUITE, Case
 from workbench.errors import InputError
@@ -91,12 +92,20 @@ class Cell:
         return out
 
 
+#: what to do when a runtime renders a ``tools_ts_str`` template without it
+TOOLS_TS_FIX = ("pass tools_ts_str (workbench.chat.tools_ts.encode_tools on the key-sorted tools) as a template "
+                "kwarg: kimi-workbench's LocalChat does, its RemoteChat sends it in chat_template_kwargs, and "
+                "llama-server and vLLM accept it per request (chat_template_kwargs)")
+
+
 @dataclass
 class ParityTable:
     baseline: str
     renderers: list[str]
     cases: list[str]
     cells: list[Cell]
+    #: what the table means beyond its cells (e.g. a template Moonshot's tokenizer renders differently)
+    notes: list[str] = field(default_factory=list)
 
     def cell(self, case: str, renderer: str) -> Cell:
         for c in self.cells:
@@ -120,8 +129,8 @@ class ParityTable:
         return out
 
     def format(self) -> str:
-        """The status table, then each differing cell's diff and each failing cell's error."""
-        lines = [self.frame().to_string()]
+        """The status table, the notes, then each differing cell's diff and each failing cell's error."""
+        lines = [self.frame().to_string(), *(f"\nnote: {n}" for n in self.notes)]
         for c in self.cells:
             if c.status == "differs":
                 lines.append(f"\n{c.case} / {c.renderer} differs from {self.baseline}:\n  "
@@ -134,7 +143,13 @@ class ParityTable:
 
     def to_dict(self) -> dict:
         return {"baseline": self.baseline, "renderers": self.renderers, "cases": self.cases,
-                "cells": [c.to_dict() for c in self.cells]}
+                "cells": [c.to_dict() for c in self.cells], "notes": self.notes}
+
+
+def default_renderers(template: str) -> list[str]:
+    """Every default renderer available here, and ``moonshot`` where the template reads ``tools_ts_str``
+    (there Moonshot's tokenizer is what the model was trained on)."""
+    return available_renderers() + (["moonshot"] if reads_tools_ts(template) else [])
 
 
 def parity(
@@ -150,7 +165,7 @@ def parity(
     ``tokenizer`` (a :class:`~workbench.tokenizer.assets.TokenizerAssets`) adds the token ids
     each prompt encodes to, so a text difference can be read as the model sees it.
     """
-    names = list(renderers) if renderers is not None else available_renderers()
+    names = list(renderers) if renderers is not None else default_renderers(template)
     for n in names:
         RENDERERS[n]  # unknown names fail here, with the valid ones listed
     cases = list(cases)
@@ -181,7 +196,17 @@ def parity(
                 ids = encode(out) if encode else None
                 status = "equal" if out == base else "differs"
                 cells.append(Cell(case.name, n, status, out, base, ids=ids, baseline_ids=base_ids, piece=piece))
-    return ParityTable(baseline, names, [c.name for c in cases], cells)
+    return ParityTable(baseline, names, [c.name for c in cases], cells, _notes(template, cells))
+
+
+def _notes(template: str, cells: list[Cell]) -> list[str]:
+    if not reads_tools_ts(template):
+        return []
+    differ = [c.case for c in cells if c.renderer == "moonshot" and c.status == "differs"]
+    declared = f"; Moonshot's tokenizer renders {', '.join(differ)} differently from hf" if differ else ""
+    return [f"this template reads tools_ts_str, which Moonshot's K2.5/K2.6 tokenizer sets to a TypeScript-style "
+            f"declaration of the tools; hf, llama.cpp, llama-cpp-python and llama-server leave it unset, so the "
+            f"model sees JSON declarations it was not trained on{declared}. Fix: {TOOLS_TS_FIX}"]
 
 
 def renders_same(a: str, b: str, *, cases: Iterable[Case] = SUITE, renderer: str = "hf") -> bool:

@@ -8,6 +8,9 @@
   role/content messages only: tools, template kwargs, tool calls, reasoning fields and
   list-of-parts content are refused with :class:`RendererLimitation`, never dropped;
 - ``llama-cpp-python``: its ``Jinja2ChatFormatter`` (jinja2, its own environment);
+- ``moonshot``: HF semantics plus what Moonshot's K2.5/K2.6 tokenizer adds (tools sorted by
+  key, ``tools_ts_str``, ``thinking`` on by default; :mod:`workbench.chat.tools_ts`). Not in
+  the default list unless a template reads ``tools_ts_str``;
 - ``llama-server``: the real ``llama-server --jinja`` (llama.cpp's C++ Jinja engine and chat
   handling) through its ``/apply-template`` endpoint. It runs a server, so it lives in
   :mod:`workbench.run.server_renderer` and joins :data:`RENDERERS` as a plugin.
@@ -153,6 +156,8 @@ def one_line(text: str, limit: int = 300) -> str:
 class Renderer(ABC):
     name: str = ""
     description: str = ""
+    #: in the default renderer list (``moonshot`` joins only where a template reads ``tools_ts_str``)
+    default: bool = True
 
     def available(self) -> bool:
         """Whether this renderer can run here (a default renderer list leaves the others out)."""
@@ -183,6 +188,19 @@ class HFRenderer(Renderer):
             raise _jinja_error(e) from e
         rendered = out[0] if isinstance(out, tuple) else out  # (rendered, indices) in some versions
         return rendered[0] if isinstance(rendered, list) else rendered
+
+
+class MoonshotRenderer(Renderer):
+    name = "moonshot"
+    description = ("HF semantics plus Moonshot's K2.5/K2.6 apply_chat_template: tools sorted by key, "
+                   "tools_ts_str, thinking on and preserve_thinking off by default")
+    default = False
+
+    def render(self, template, messages, *, add_generation_prompt, tools, limits=None, **kwargs):
+        from workbench.chat.tools_ts import moonshot_inputs
+
+        tools, kwargs = moonshot_inputs(tools, kwargs)
+        return _bounded("hf", template, messages, add_generation_prompt, tools, kwargs, limits)
 
 
 class LlamaCppPythonRenderer(Renderer):
@@ -240,13 +258,14 @@ class LlamaCppBuiltinRenderer(Renderer):
 
 #: hf, llama.cpp, llama-cpp-python here; llama-server joins from :mod:`workbench.plugins.llama_server_renderer`
 RENDERERS: Registry[Renderer] = Registry("renderer", plugins="RENDERERS")
-for _r in (HFRenderer(), LlamaCppBuiltinRenderer(), LlamaCppPythonRenderer()):
+for _r in (HFRenderer(), LlamaCppBuiltinRenderer(), LlamaCppPythonRenderer(), MoonshotRenderer()):
     RENDERERS.register(_r.name, _r)
 
 
 def available_renderers() -> list[str]:
-    """The registered renderers that can run here (``llama-server`` needs a binary)."""
-    return [n for n, r in RENDERERS.items() if r.available()]
+    """The default renderers that can run here (``llama-server`` needs a binary; ``moonshot`` is not a default:
+    :func:`workbench.chat.parity.parity` adds it for templates that read ``tools_ts_str``)."""
+    return [n for n, r in RENDERERS.items() if r.available() and r.default]
 
 
 def render(

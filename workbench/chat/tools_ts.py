@@ -57,6 +57,29 @@ def sort_keys(value):
     return value
 
 
+def moonshot_inputs(tools: list[dict] | None, kwargs: dict) -> tuple[list[dict] | None, dict]:
+    """What Moonshot's K2.5/K2.6 ``apply_chat_template`` hands its template: the tools sorted by key,
+    ``tools_ts_str`` when they encode (else nothing: the template prints JSON), ``thinking=True`` and
+    ``preserve_thinking=False`` unless given."""
+    out = {"thinking": True, "preserve_thinking": False, **kwargs}
+    if not tools:
+        return tools, out
+    tools, text = declare(tools)
+    if text and "tools_ts_str" not in out:
+        out["tools_ts_str"] = text
+    return tools, out
+
+
+def declare(tools: list[dict]) -> tuple[list[dict], str | None]:
+    """``(tools sorted by key, tools_ts_str)`` as Moonshot's tokenizer makes them; ``None`` for a schema the
+    encoding cannot express (the template then prints the sorted tools as JSON)."""
+    tools = sort_keys(tools)
+    try:
+        return tools, encode_tools(tools) or None
+    except ToolEncodingError:
+        return tools, None
+
+
 def encode_tools(tools: Iterable[dict]) -> str:
     """``tools_ts_str`` for OpenAI-shaped tools; ``""`` when none is a function."""
     blocks = []

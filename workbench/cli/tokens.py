@@ -97,7 +97,9 @@ def register(add) -> None:
     p.add_argument("--template", required=True, metavar="T", help="template file (.jinja)")
     p.add_argument("--messages", required=True, metavar="FILE.json", help="JSON array of messages")
     p.add_argument("--tools", metavar="FILE.json", help="JSON array of tool declarations")
-    p.add_argument("--renderer", default="hf", help="hf (default), llama.cpp, llama-cpp-python or llama-server")
+    p.add_argument("--renderer", default="hf",
+                   help="hf (default), llama.cpp, llama-cpp-python, llama-server, or moonshot (HF plus Moonshot's "
+                        "K2.5/K2.6 tokenizer: key-sorted tools, tools_ts_str, thinking on)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--thinking", dest="mode", action="store_const", const="thinking",
                       help="thinking mode, through the switch the template reads")
@@ -107,7 +109,9 @@ def register(add) -> None:
     p = add("render-parity", cmd_render_parity, "render the conversation suite through every renderer, compared with HF")
     p.add_argument("source", metavar="TEMPLATE", help="template file (.jinja), or a GGUF / snapshot folder holding one")
     p.add_argument("--tokenizer", metavar="PATH", help="tokenizer assets for token-id diffs (default: SOURCE's own)")
-    p.add_argument("--renderers", metavar="R,R", help="comma-separated renderers (default: all)")
+    p.add_argument("--renderers", metavar="R,R",
+                   help="comma-separated renderers (default: every one available here, and moonshot for a template "
+                        "that reads tools_ts_str)")
 
     p = add("tokens", cmd_tokens, "the special-token table of a tokenizer folder or GGUF file")
     p.add_argument("path", metavar="PATH", help="HF snapshot folder, its tokenizer_config.json, or a GGUF file")

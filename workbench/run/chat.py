@@ -112,25 +112,31 @@ class LocalChat:
         return (f"this template reads no thinking switch: {mode} mode changes only the sampling "
                 f"(temperature {s.temperature:g}, top_p {s.top_p:g}, min_p {s.min_p:g}); the prompt is the same")
 
-    def count(self, messages: list[dict], *, mode: str = "thinking", tools: list[dict] | None = None) -> int:
+    def count(self, messages: list[dict], *, mode: str = "thinking", tools: list[dict] | None = None,
+              preserve_thinking: bool = False) -> int:
         """Tokens of the prompt for ``messages`` in ``mode`` (what :meth:`stream` would feed the model)."""
-        return len(self.llm.tokenize(self.render(messages, mode=mode, tools=tools).encode("utf-8"), add_bos=False,
-                                     special=True))
+        prompt = self.render(messages, mode=mode, tools=tools, preserve_thinking=preserve_thinking)
+        return len(self.llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def n_ctx(self) -> int:
         return self.llm.n_ctx()
 
-    def render(self, messages: list[dict], *, mode: str = "thinking", tools: list[dict] | None = None) -> str:
-        """The prompt for ``messages`` in ``mode`` (the generation prompt follows the template's switch)."""
-        from workbench.chat import mode_kwargs, render
+    def render(self, messages: list[dict], *, mode: str = "thinking", tools: list[dict] | None = None,
+               preserve_thinking: bool = False) -> str:
+        """The prompt for ``messages`` in ``mode``, fed as Moonshot's tokenizer feeds the template: the switch
+        it reads, ``tools_ts_str`` and key-sorted tools where it reads that, ``preserve_thinking`` (earlier
+        turns keep their reasoning) where it reads that."""
+        from workbench.chat import render, template_kwargs
 
-        return render(self.template, messages, tools=tools, add_generation_prompt=True,
-                      **mode_kwargs(self.template, thinking=check_mode(mode) == "thinking"))
+        tools, kwargs = template_kwargs(self.template, thinking=check_mode(mode) == "thinking", tools=tools,
+                                        preserve_thinking=preserve_thinking)
+        return render(self.template, messages, tools=tools, add_generation_prompt=True, **kwargs)
 
     def stream(self, messages: list[dict], *, mode: str = "thinking", sampling: Sampling | None = None,
                tools: list[dict] | None = None, max_tokens: int = 1024, seed: int | None = None,
                stop: threading.Event | None = None, logit_bias: dict[int, float] | None = None,
-               logits_processors: list | None = None, script: bool = True) -> Iterator[Event]:
+               logits_processors: list | None = None, script: bool = True,
+               preserve_thinking: bool = False) -> Iterator[Event]:
         """Events as tokens arrive; the finished :class:`Reply` is then in :attr:`last`.
 
         ``logit_bias`` adds to chosen tokens' logits; ``logits_processors`` are llama-cpp-python
@@ -143,7 +149,7 @@ class LocalChat:
         import numpy as np
 
         sampling = sampling or PRESETS[check_mode(mode)]
-        prompt = self.render(messages, mode=mode, tools=tools)
+        prompt = self.render(messages, mode=mode, tools=tools, preserve_thinking=preserve_thinking)
         llm = self.llm
         tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         if len(tokens) + 1 > llm.n_ctx():

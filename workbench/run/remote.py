@@ -59,14 +59,33 @@ class RemoteChat:
 
     def stream(self, messages: list[dict], *, mode: str = "thinking", sampling: Sampling | None = None,
                tools: list[dict] | None = None, max_tokens: int = 1024, seed: int | None = None,
-               stop: threading.Event | None = None, logit_bias: dict[int, float] | None = None) -> Iterator[Event]:
-        """Events as chunks arrive; the finished :class:`~workbench.run.chat.Reply` is then in :attr:`last`."""
+               stop: threading.Event | None = None, logit_bias: dict[int, float] | None = None,
+               preserve_thinking: bool = False) -> Iterator[Event]:
+        """Events as chunks arrive; the finished :class:`~workbench.run.chat.Reply` is then in :attr:`last`.
+
+        The template kwargs go in ``chat_template_kwargs`` (llama-server and vLLM pass them to the template):
+        the mode switch, ``preserve_thinking`` (and llama-server's ``preserve_reasoning``) as asked, since
+        llama-server keeps earlier reasoning unless told not to (``--reasoning-preserve`` is its default:
+        common/arg.cpp, common/chat.cpp), and with tools their ``tools_ts_str``, which a K2.5/K2.6 template
+        prints instead of JSON and any other template ignores.
+        """
+        from workbench.chat.tools_ts import declare
+
         sampling = sampling or PRESETS[check_mode(mode)]
         thinking = mode == "thinking"
-        body: dict = {"min_p": sampling.min_p, "chat_template_kwargs": {"thinking": thinking, "enable_thinking": thinking}}
+        # preserve_* always: llama-server defines preserve_thinking=true unless told (--reasoning-preserve is its
+        # default), while Moonshot's tokenizer defaults to false
+        template_kwargs: dict = {"thinking": thinking, "enable_thinking": thinking,
+                                 "preserve_thinking": preserve_thinking, "preserve_reasoning": preserve_thinking}
+        if tools:
+            text = declare(tools)[1]
+            if text:
+                template_kwargs["tools_ts_str"] = text
+        body: dict = {"min_p": sampling.min_p, "chat_template_kwargs": template_kwargs}
         if sampling.top_k:
             body["top_k"] = sampling.top_k
         kwargs: dict = dict(model=self.model, messages=messages, stream=True, max_tokens=max_tokens,
+                            stream_options={"include_usage": True},  # the prompt and reply token counts
                             temperature=sampling.temperature, top_p=sampling.top_p, extra_body=body)
         if tools:
             kwargs["tools"] = tools

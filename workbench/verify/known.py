@@ -57,15 +57,28 @@ TOKENS: dict[tuple[str, str], Known] = {
 RENDER: dict[str, Known] = {
     "llama.cpp": Known("llama.cpp's built-in kimi-k2 formatter (what llama-server --no-jinja runs) is its own code, "
                        "not this template", {"no-default-system": "it inserts no default system prompt"}),
+    "llama-server": Known("llama-server keeps earlier turns' reasoning unless the request says otherwise "
+                          "(--reasoning-preserve is its default: common/arg.cpp; common/chat.cpp sets preserve_thinking "
+                          "for the template)", {
+        "preserve-reasoning-default": "Moonshot's default is preserve_thinking=false; send chat_template_kwargs "
+                                      '{"preserve_thinking": false} (RemoteChat does) or start it with '
+                                      "--no-reasoning-preserve"}),
+    "moonshot": Known("Moonshot's K2.5/K2.6 tokenizer passes what HF-semantics runtimes leave out", {
+        "tools-ts": "tools_ts_str, a TypeScript-style declaration of the key-sorted tools, where a runtime without "
+                    "it prints JSON; fix: pass tools_ts_str as a template kwarg (LocalChat does; RemoteChat sends "
+                    "it in chat_template_kwargs)"}),
 }
 
 _SYSTEM_TURN = "<|im_system|>system<|im_middle|>"
 _END = "<|im_end|>"
 
 
-def render_difference(baseline: str, text: str) -> str:
+def render_difference(baseline: str, text: str, *, renderer: str = "", tools: bool = False) -> str:
     """How a renderer's prompt differs from the baseline's: ``no-default-system`` when it is the baseline
-    without its leading system turn (a template's default system prompt), else ``differs``."""
+    without its leading system turn (a template's default system prompt); ``tools-ts`` for ``moonshot`` on a
+    conversation with tools (its only other inputs are the tool declarations); else ``differs``."""
+    if renderer == "moonshot" and tools:
+        return "tools-ts"
     if baseline.startswith(_SYSTEM_TURN) and _END in baseline:
         if baseline[baseline.index(_END) + len(_END):] == text:
             return "no-default-system"
