@@ -5,7 +5,8 @@
 ``reasoning_content`` deltas when it separates it (llama-server ``--jinja``, vLLM/SGLang
 reasoning parsers), else from ``<think>`` tags in the content, through the same
 :class:`~workbench.run.stream.ReplyParser`; streamed ``tool_calls`` deltas are assembled
-into OpenAI-style calls. The mode switch goes to the template as
+into OpenAI-style calls whose ids are made canonical (``functions.NAME:IDX``, whatever the
+server sent). The mode switch goes to the template as
 ``chat_template_kwargs`` (``thinking`` and ``enable_thinking``: servers pass it to the template,
 which reads the one it knows); min_p goes in the request body, as llama.cpp and vLLM accept it.
 
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from workbench.chat.tool_ids import canonical_id
 from workbench.errors import InputError
 from workbench.run.chat import PRESETS, Reply, Sampling, check_mode
 from workbench.run.stream import Event, ReplyParser
@@ -135,7 +137,8 @@ class RemoteChat:
             response.close()
         end = time.perf_counter()
         yield from parser.finish()
-        for call in calls.values():
+        for call in calls.values():  # whatever id the server sent (call_…, functionsexec5, 5), the canonical one
+            call["id"] = canonical_id(call["id"], call["function"]["name"], call["index"])
             yield Event("tool_call", call=call)
         reply.reasoning, reply.answer = parser.reasoning, parser.answer
         reply.tool_calls = parser.tool_calls + list(calls.values())

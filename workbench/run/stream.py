@@ -13,7 +13,8 @@ pieces the runtime delivers and emits :class:`Event` s as soon as they are certa
 - reasoning also ends at the tool-calls section when the model skips ``</think>``;
 - tool calls (``<|tool_calls_section_begin|>`` and the singular
   ``<|tool_call_section_begin|>`` some checkpoints emit) become OpenAI-style calls
-  ``{"id", "type": "function", "index", "function": {"name", "arguments"}}`` and never
+  ``{"id", "type": "function", "index", "function": {"name", "arguments"}}`` with the
+  canonical id ``functions.NAME:IDX`` (:func:`workbench.chat.tool_ids.canonical_id`) and never
   leak into the reasoning or the answer;
 - ``<|im_end|>`` ends the reply (anything after it is ignored).
 
@@ -29,6 +30,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+
+from workbench.chat.tool_ids import canonical_id
 
 THINK_OPEN, THINK_CLOSE, IM_END = "<think>", "</think>", "<|im_end|>"
 SECTION_BEGIN = ("<|tool_calls_section_begin|>", "<|tool_call_section_begin|>")
@@ -192,7 +195,7 @@ class ReplyParser:
         name = m["name"] if m else self._call_id.strip()
         index = int(m["index"]) if m and m["index"] is not None else len(self.tool_calls)
         args = self._call_args.strip()
-        call: dict = {"id": self._call_id.strip() or f"functions.{name}:{index}", "type": "function", "index": index,
+        call: dict = {"id": canonical_id(self._call_id, name, index), "type": "function", "index": index,
                       "function": {"name": name, "arguments": args}}
         try:
             json.loads(args or "{}")
