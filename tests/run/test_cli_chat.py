@@ -41,3 +41,14 @@ def test_errors(capsys, tmp_path):
     assert code == 2 and "no such model file" in err
     code, _, err = run(capsys, "chat", "--server", "http://127.0.0.1:9/v1", "-p", "x")
     assert code == 2 and "cannot reach" in err and err.count("\n") == 1
+
+
+def test_reasoning_budget_and_preserve_thinking_flags(demo_model, capsys):
+    code, out, err = run(capsys, "chat", str(demo_model), "-p", "Hi", "--max-tokens", "100", "--seed", "3", "--ctx",
+                         "512", "--reasoning-budget", "0", "--json")
+    reply = json.loads(out)
+    assert code == 0 and reply["reasoning"] == "" and reply["answer"].strip()
+    code, out, err = run(capsys, "chat", "--server", "http://127.0.0.1:9/v1", "-p", "Hi", "--reasoning-budget", "5")
+    assert code == 2 and "--reasoning-budget is for a local model" in err
+    code, out, err = run(capsys, "chat", str(demo_model), "-p", "Hi", "--reasoning-budget", "-1")
+    assert code == 2 and "--reasoning-budget" in err

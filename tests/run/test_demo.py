@@ -94,3 +94,22 @@ def test_local_chat_feeds_the_template_as_moonshot_does(demo):
     assert "<think></think>4." in demo.render(history)
     assert "<think>Add two and two.</think>4." in demo.render(history, preserve_thinking=True)
     assert demo.count(history, preserve_thinking=True) > demo.count(history)
+
+
+@pytest.mark.parametrize("budget", [0, 3, 7])
+def test_a_reasoning_budget_ends_the_reasoning_and_the_answer_follows(demo, budget):
+    free = demo.reply(HI, mode="thinking", max_tokens=300, seed=2)
+    assert free.n_reasoning_tokens > 7  # unbudgeted, the script thinks for longer than any budget here
+    reply = demo.reply(HI, mode="thinking", max_tokens=300, seed=2, reasoning_budget=budget)
+    assert reply.n_reasoning_tokens == budget and reply.finish_reason == "stop"
+    assert reply.answer.strip() and "</think>" not in reply.answer and "<" not in reply.reasoning
+    assert reply.reasoning == "" if budget == 0 else free.reasoning.startswith(reply.reasoning.rstrip())
+
+
+def test_a_reasoning_budget_is_checked(demo):
+    from workbench.errors import InputError
+
+    with pytest.raises(InputError, match="reasoning_budget must be >= 0"):
+        demo.reply(HI, reasoning_budget=-1)
+    instant = demo.reply(HI, mode="instant", max_tokens=100, seed=1, reasoning_budget=0)
+    assert instant.n_reasoning_tokens == 0 and instant.answer.strip()  # nothing to cut in instant mode

@@ -113,3 +113,32 @@ def test_the_server_gets_tools_ts_str_and_preserve_thinking(demo_server, demo_lo
     dropped = RemoteChat(demo_server).reply(history, max_tokens=1, seed=1)  # llama-server alone would keep it
     assert kept.n_prompt_tokens == demo_local.count(history, preserve_thinking=True)
     assert dropped.n_prompt_tokens == demo_local.count(history) < kept.n_prompt_tokens
+
+
+KEY = "wb-test-key-7f3a"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tiny_model, llama_server_binary):
+    """Real llama-server started with --api-key, as deployments run it."""
+    with LlamaServer(["-m", str(tiny_model), "-c", "256", "--threads", "1", "--api-key", KEY],
+                     binary=llama_server_binary) as srv:
+        yield f"{srv.url}/v1"
+
+
+def test_a_server_behind_a_key(keyed_server, monkeypatch, capsys):
+    from tests.test_cli import run
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert RemoteChat(keyed_server, api_key=KEY).reply(HI, max_tokens=2, seed=1).n_generated_tokens >= 1
+    for key in ("wrong-key-1234", None):
+        with pytest.raises(InputError) as e:
+            RemoteChat(keyed_server, api_key=key).reply(HI, max_tokens=2)
+        message = str(e.value)
+        assert message.startswith(f"{keyed_server} refused the API key (401)") and "\n" not in message
+        assert KEY not in message and "wrong-key-1234" not in message
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert RemoteChat(keyed_server).reply(HI, max_tokens=2, seed=1).n_generated_tokens >= 1
+    code, out, err = run(capsys, "chat", "--server", keyed_server, "-p", "Hi", "--max-tokens", "2",
+                         "--api-key", "wrong-key-1234")
+    assert code == 2 and "refused the API key" in err and "wrong-key-1234" not in out + err and KEY not in out + err

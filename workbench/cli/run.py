@@ -35,7 +35,10 @@ def _open_chat(args: argparse.Namespace):
     if args.server:
         from workbench.run.remote import RemoteChat
 
-        return RemoteChat(args.server, model=args.model)
+        if args.reasoning_budget is not None:
+            raise InputError("--reasoning-budget is for a local model; a server takes it at start "
+                             "(llama-server --reasoning-budget N)")
+        return RemoteChat(args.server, model=args.model, api_key=args.api_key)
     if not args.model:
         raise InputError("give a MODEL (a GGUF file, split 1 of a set) or --server URL")
     from workbench.run.chat import LocalChat
@@ -59,7 +62,9 @@ def _turn(chat, messages, args, *, show: bool) -> object:
     colour = sys.stdout.isatty()
     in_reasoning = False
     try:
-        for event in chat.stream(messages, mode=args.mode, max_tokens=args.max_tokens, seed=args.seed, stop=stop):
+        extra = {"reasoning_budget": args.reasoning_budget} if args.reasoning_budget is not None else {}
+        for event in chat.stream(messages, mode=args.mode, max_tokens=args.max_tokens, seed=args.seed, stop=stop,
+                                 preserve_thinking=args.preserve_thinking, **extra):
             if not show:
                 continue
             text = event.text
@@ -153,3 +158,8 @@ def register(add) -> None:
     p.add_argument("--system", help="a system message")
     p.add_argument("--max-tokens", type=at_least(1), default=1024, help="longest reply (default 1024)")
     p.add_argument("--seed", type=at_least(0), help="sampling seed")
+    p.add_argument("--preserve-thinking", action="store_true",
+                   help="earlier turns keep their reasoning in the prompt (templates that read preserve_thinking)")
+    p.add_argument("--reasoning-budget", type=at_least(0), metavar="N",
+                   help="local model: end the reasoning after N tokens and answer (0: answer at once)")
+    p.add_argument("--api-key", metavar="KEY", help="the server's API key (default: $OPENAI_API_KEY); never printed")

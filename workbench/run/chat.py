@@ -65,6 +65,8 @@ class Reply:
     generation_tokens_per_s: float = 0.0
     prompt: str = field(default="", repr=False)
     first_token_at: float | None = field(default=None, repr=False)
+    #: of the generated tokens, those inside the reasoning (local chat; what a reasoning budget counts)
+    n_reasoning_tokens: int = field(default=0, repr=False)
 
     def as_message(self) -> dict:
         """This reply as the next turn's history: ``{"role": "assistant", "content", "reasoning_content"[, "tool_calls"]}``."""
@@ -79,6 +81,25 @@ class Reply:
                 "n_generated_tokens": self.n_generated_tokens,
                 "prompt_tokens_per_s": round(self.prompt_tokens_per_s, 2),
                 "generation_tokens_per_s": round(self.generation_tokens_per_s, 2)}
+
+
+class _Budget:
+    """A logits processor that allows only ``</think>`` while :attr:`force` is set (the budget is spent)."""
+
+    def __init__(self, limit: int, llm) -> None:
+        if limit < 0:
+            raise InputError(f"reasoning_budget must be >= 0 (or None for no limit), got {limit}")
+        ids = llm.tokenize(b"</think>", add_bos=False, special=True)
+        if len(ids) != 1:
+            raise InputError("this model has no </think> token: a reasoning budget cannot end its reasoning")
+        self.limit, self.close, self.force = limit, ids[0], False
+
+    def __call__(self, _input_ids, scores):
+        if self.force:
+            keep = scores[self.close]
+            scores[:] = -float("inf")
+            scores[self.close] = keep if keep > -float("inf") else 0.0
+        return scores
 
 
 def check_mode(mode: str) -> str:
@@ -136,14 +157,16 @@ class LocalChat:
                tools: list[dict] | None = None, max_tokens: int = 1024, seed: int | None = None,
                stop: threading.Event | None = None, logit_bias: dict[int, float] | None = None,
                logits_processors: list | None = None, script: bool = True,
-               preserve_thinking: bool = False) -> Iterator[Event]:
+               preserve_thinking: bool = False, reasoning_budget: int | None = None) -> Iterator[Event]:
         """Events as tokens arrive; the finished :class:`Reply` is then in :attr:`last`.
 
         ``logit_bias`` adds to chosen tokens' logits; ``logits_processors`` are llama-cpp-python
         ``(input_ids, scores) -> scores`` callables, applied after it; the demo script (when the
-        model has one and ``script`` is true) comes last. While it streams, :attr:`last` counts
-        the tokens so far (``n_generated_tokens``) and when the first one came (``first_token_at``,
-        ``time.perf_counter``).
+        model has one and ``script`` is true) comes next. ``reasoning_budget=N`` ends the
+        reasoning after N reasoning tokens: the next token is ``</think>``, then the answer
+        follows (as ``llama-server --reasoning-budget N``; 0 answers at once; ``None``: no limit).
+        While it streams, :attr:`last` counts the tokens so far (``n_generated_tokens``, of them
+        ``n_reasoning_tokens``) and when the first one came (``first_token_at``, ``time.perf_counter``).
         """
         import llama_cpp
         import numpy as np
@@ -168,8 +191,12 @@ class LocalChat:
         thinking = prompt.rstrip().endswith("<think>")
         if script and self.demo is not None:
             chain.append(self.demo.processor(n_prompt=len(tokens), thinking=thinking, messages=messages, seed=seed))
-        processors = llama_cpp.LogitsProcessorList(chain) if chain else None
         parser = ReplyParser(in_reasoning=thinking)
+        budget = _Budget(reasoning_budget, llm) if reasoning_budget is not None else None
+        if budget is not None:
+            chain.append(budget)
+            budget.force = parser.thinking and budget.limit == 0
+        processors = llama_cpp.LogitsProcessorList(chain) if chain else None
         reply = Reply(n_prompt_tokens=len(tokens), prompt=prompt)
         self.last = reply
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -186,8 +213,13 @@ class LocalChat:
                 reply.finish_reason = "stop"
                 break
             n = reply.n_generated_tokens = n + 1
+            was_thinking = parser.thinking
             text = decoder.decode(llm.detokenize([token], special=True))
             yield from parser.feed(text)
+            if was_thinking and parser.thinking:  # the closing </think> is not reasoning
+                reply.n_reasoning_tokens += 1
+            if budget is not None:
+                budget.force = parser.thinking and reply.n_reasoning_tokens >= budget.limit
             if parser.done:
                 reply.finish_reason = "stop"
                 break

@@ -117,9 +117,15 @@ class DemoScript:
         pools = {WORD: np.array(self.words), STARTER: np.array(self.starters)}
         fixed = {PERIOD: self.period, END_THINK: self.end_think, END: self.end}
 
+        think_at = slots.index(END_THINK) if END_THINK in slots else None
+        shift = [0]  # a </think> forced early (a reasoning budget) moves the plan on to the answer
+
         def restrict(input_ids, scores):
             step = len(input_ids) - n_prompt
-            slot = slots[step] if 0 <= step < len(slots) else END
+            if think_at is not None and step > 0 and input_ids[-1] == self.end_think:
+                shift[0] = step - 1 - think_at
+            at = step - shift[0]
+            slot = slots[at] if 0 <= at < len(slots) else END
             out = np.full_like(scores, -np.inf)
             if slot in fixed:
                 out[fixed[slot]] = 0.0

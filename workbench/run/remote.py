@@ -10,12 +10,16 @@ server sent). The mode switch goes to the template as
 ``chat_template_kwargs`` (``thinking`` and ``enable_thinking``: servers pass it to the template,
 which reads the one it knows); min_p goes in the request body, as llama.cpp and vLLM accept it.
 
+A server started with ``--api-key`` takes ``api_key=`` (or ``OPENAI_API_KEY`` from the
+environment); a wrong or missing key is one line naming the server, never the key.
+
     >>> chat = RemoteChat("http://127.0.0.1:8080/v1")                    # doctest: +SKIP
     >>> chat.reply([{"role": "user", "content": "Hi"}], mode="instant").answer   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -29,13 +33,15 @@ from workbench.run.stream import Event, ReplyParser
 class RemoteChat:
     """Streaming chat against ``base_url`` (``http://host:port/v1``)."""
 
-    def __init__(self, base_url: str, *, model: str | None = None, api_key: str = "none", timeout: float = 600.0):
+    def __init__(self, base_url: str, *, model: str | None = None, api_key: str | None = None,
+                 timeout: float = 600.0):
         import openai
 
         if not base_url.startswith(("http://", "https://")):
             raise InputError(f"server URL must start with http:// or https://, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key, timeout=timeout, max_retries=0)
+        key = api_key or os.environ.get("OPENAI_API_KEY") or "none"  # the key is never printed or kept elsewhere
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=0)
         self._model = model
         self.last: Reply | None = None
 
@@ -56,6 +62,9 @@ class RemoteChat:
             return fn()
         except openai.APIConnectionError as e:
             raise InputError(f"cannot reach {self.base_url}: {e.__cause__ or e}") from e
+        except openai.AuthenticationError as e:
+            raise InputError(f"{self.base_url} refused the API key ({e.status_code}): pass the server's key "
+                             "(--api-key, or OPENAI_API_KEY in the environment)") from None
         except openai.APIStatusError as e:
             raise InputError(f"{self.base_url} answered {e.status_code}: {e.message}") from e
 

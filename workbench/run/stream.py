@@ -67,6 +67,11 @@ class ReplyParser:
 
     # -- public
 
+    @property
+    def thinking(self) -> bool:
+        """Inside the reasoning now (what a reasoning budget counts)."""
+        return self._state == "reasoning"
+
     def feed(self, text: str) -> list[Event]:
         """Consume the next piece of the reply; returns what became certain."""
         if self.done:
