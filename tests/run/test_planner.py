@@ -129,3 +129,47 @@ def test_the_plan_says_what_it_plans_for(kimi, tiny_model, capsys):
     code, out, _ = run(capsys, "plan", str(tiny_model), "--ram", "64GiB", "--preset", "cpu-only", "--json")
     doc = json.loads(out)
     assert doc["recommendation"] == "cpu-only" and doc["recommended_command"] == doc["command"]
+
+
+@pytest.fixture(scope="module")
+def projector(tmp_path_factory):
+    """A small vision projector as K2.6 ships one: general.architecture clip, projector type kimik25."""
+    import gguf
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("mmproj") / "mmproj-Kimi-K2.6-F16.gguf"
+    w = gguf.GGUFWriter(str(path), "clip")
+    w.add_string("clip.projector_type", "kimik25")
+    w.add_bool("clip.has_vision_encoder", True)
+    for name, shape in (("v.patch_embd.weight", (64, 3, 14, 14)), ("v.blk.0.attn_q.weight", (256, 256)),
+                        ("mm.0.weight", (512, 256)), ("mm.2.weight", (7168, 512))):
+        w.add_tensor(name, np.zeros(shape, dtype=np.float16))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_a_vision_projector_is_planned_and_in_the_command(kimi, projector, capsys):
+    from tests.test_cli import run
+
+    size = inspect(projector).tensor_bytes
+    assert size == 2 * (64 * 3 * 14 * 14 + 256 * 256 + 512 * 256 + 7168 * 512)  # F16 weights
+    base = plan_memory(kimi, "experts-cpu", vram="24GiB", ram="512GiB")
+    on_gpu = plan_memory(kimi, "experts-cpu", vram="24GiB", ram="512GiB", mmproj=projector)
+    on_cpu = plan_memory(kimi, "experts-cpu", vram="24GiB", ram="512GiB", mmproj=projector, mmproj_offload=False)
+    assert on_gpu.weights_bytes["GPU"] == base.weights_bytes["GPU"] + size and on_gpu.mmproj_device == "GPU"
+    assert on_cpu.weights_bytes["CPU"] == base.weights_bytes["CPU"] + size and on_cpu.mmproj_device == "CPU"
+    assert on_gpu.command()[-2:] == ["--mmproj", str(projector)]
+    assert on_cpu.command()[-3:] == ["--mmproj", str(projector), "--no-mmproj-offload"]
+    code, out, _ = run(capsys, "plan", str(kimi.path), "--json", "--preset", "experts-cpu", "--vram", "24GiB",
+                       "--ram", "512GiB", "--mmproj", str(projector), "--no-mmproj-offload")
+    doc = json.loads(out)
+    assert code == 0 and doc["mmproj"] == {"path": str(projector), "bytes": size, "device": "CPU"}
+    assert doc["command"][doc["command"].index("--mmproj"):][:3] == ["--mmproj", str(projector), "--no-mmproj-offload"]
+    assert "--mmproj" in doc["recommended_command"]
+    code, out, _ = run(capsys, "plan", str(kimi.path), "--vram", "24GiB", "--ram", "512GiB", "--mmproj", str(projector))
+    assert code == 0 and "(vision projector " in out
+    code, _, err = run(capsys, "plan", str(kimi.path), "--mmproj", str(kimi.path))
+    assert code == 2 and "not a vision projector (general.architecture is 'deepseek2'" in err

@@ -26,7 +26,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except InputError:
         pass  # inspect says what is wrong with the path
     info = inspect(args.path)
-    plan = plan_memory(info, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk)
+    plan = plan_memory(info, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk,
+                       mmproj=args.mmproj, mmproj_offload=not args.no_mmproj_offload)
     emit(PlanReport(plan, check_compat(info), SAMPLING[args.mode]), json_mode=args.json)
     return 0
 
@@ -138,6 +139,8 @@ def register(add) -> None:
     p.add_argument("--ram", type=size, help="RAM, e.g. 256GiB (default: this machine's available RAM)")
     p.add_argument("--disk", type=size, help="free disk for mmap paging (default: free space beside the model)")
     p.add_argument("--mode", default="thinking", choices=["thinking", "instant"], help="sampling flags in the command")
+    p.add_argument("--mmproj", metavar="FILE", help="a vision projector (mmproj-*.gguf, K2.6): its weights on the GPU")
+    p.add_argument("--no-mmproj-offload", action="store_true", help="keep the projector's weights on the CPU")
 
     p = add("build-llama-server", cmd_build_llama_server,
             "build the real llama-server (CPU) once from the pinned llama-cpp-python sources; print its path")

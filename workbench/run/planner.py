@@ -49,6 +49,10 @@ class MemoryPlan:
     verdict: str = ""
     recommendation: str = ""
     reasons: list[str] = field(default_factory=list)
+    #: the vision projector (``--mmproj``), counted in ``weights_bytes`` on ``mmproj_device``
+    mmproj: str | None = None
+    mmproj_bytes: int = 0
+    mmproj_offload: bool = True
 
     @property
     def need(self) -> dict[str, int]:
@@ -60,7 +64,15 @@ class MemoryPlan:
         """The ``llama-server`` command line for this plan."""
         args = ["llama-server", "-m", model or self.path, *self.offload.cli_args(), "--ctx-size", str(self.n_ctx),
                 "--jinja"]
+        if self.mmproj:
+            args += ["--mmproj", self.mmproj] + ([] if self.mmproj_offload else ["--no-mmproj-offload"])
         return args + (sampling.cli_args() if sampling is not None else [])
+
+    @property
+    def mmproj_device(self) -> str | None:
+        if not self.mmproj:
+            return None
+        return "GPU" if self.mmproj_offload and self.vram > 0 and self.offload.n_gpu_layers > 0 else "CPU"
 
     def to_dict(self) -> dict:
         return {"path": self.path, "offload": self.offload.name, "n_gpu_layers": self.offload.n_gpu_layers,
@@ -68,7 +80,9 @@ class MemoryPlan:
                 "weights_bytes": self.weights_bytes, "kv_cache_bytes": self.kv_cache_bytes,
                 "kv_by_device": self.kv_by_device, "compute_bytes": self.compute_bytes, "need": self.need,
                 "available": {"VRAM": self.vram, "RAM": self.ram, "disk": self.disk}, "verdict": self.verdict,
-                "recommendation": self.recommendation, "reasons": self.reasons, "command": self.command()}
+                "recommendation": self.recommendation, "reasons": self.reasons, "command": self.command(),
+                "mmproj": ({"path": self.mmproj, "bytes": self.mmproj_bytes, "device": self.mmproj_device}
+                           if self.mmproj else None)}
 
 
 def _hparam(info: GGUFInfo, key: str, default: int | None = None) -> int:
@@ -112,9 +126,17 @@ def plan_memory(
     ram: int | str | None = None,
     disk: int | str | None = None,
     recommend: bool = True,
+    mmproj: str | os.PathLike[str] | GGUFInfo | None = None,
+    mmproj_offload: bool = True,
 ) -> MemoryPlan:
-    """The memory plan of ``path`` under ``offload`` for a machine with ``vram`` / ``ram`` (default: this one's RAM)."""
+    """The memory plan of ``path`` under ``offload`` for a machine with ``vram`` / ``ram`` (default: this one's RAM).
+
+    ``mmproj``: a vision projector (K2.6 ships ``mmproj-*.gguf``, run with ``--mmproj``); its weights go on
+    the GPU, as llama.cpp puts them, unless ``mmproj_offload=False`` (``--no-mmproj-offload``). Its
+    encoder's compute buffer is not counted.
+    """
     info = path if isinstance(path, GGUFInfo) else inspect(path)
+    projector = _projector(mmproj) if mmproj is not None else None
     offload = preset(offload) if isinstance(offload, str) else offload
     if n_ctx <= 0 or n_ubatch <= 0:
         raise InputError("n_ctx and n_ubatch must be positive")
@@ -128,6 +150,8 @@ def plan_memory(
     disk_b = parse_size(disk) if disk is not None else shutil.disk_usage(Path(info.path).parent).free
     gpu = vram_b > 0 and offload.n_gpu_layers > 0
     weights = place(info, offload, gpu=gpu)
+    if projector is not None:
+        weights["GPU" if gpu and mmproj_offload else "CPU"] += projector.tensor_bytes
 
     n_layer = _hparam(info, Keys.LLM.BLOCK_COUNT)
     key_length = _hparam(info, Keys.Attention.KEY_LENGTH, 0)
@@ -146,7 +170,9 @@ def plan_memory(
     work = n_ubatch * hidden * 4 * 16 + n_ubatch * n_ctx * 4 * 4  # activations + attention scores (estimate)
     compute = {"GPU": logits + work, "CPU": n_ubatch * hidden * 4 * 4} if gpu else {"CPU": logits + work}
 
-    p = MemoryPlan(str(info.path), offload, n_ctx, weights, kv_total, kv, compute, vram_b, ram_b, disk_b)
+    p = MemoryPlan(str(info.path), offload, n_ctx, weights, kv_total, kv, compute, vram_b, ram_b, disk_b,
+                   mmproj=str(projector.path) if projector is not None else None,
+                   mmproj_bytes=projector.tensor_bytes if projector is not None else 0, mmproj_offload=mmproj_offload)
     need = p.need
     reasons = []
     if need.get("GPU", 0) > vram_b:
@@ -168,14 +194,25 @@ def plan_memory(
         reasons.insert(0, "no GPU (VRAM 0): every layer is planned on the CPU, whatever the offload says")
     p.reasons = reasons
     if recommend:
-        p.recommendation = _recommend(info, n_ctx, n_ubatch, vram_b, ram_b, disk_b, n_layer)
+        p.recommendation = _recommend(info, n_ctx, n_ubatch, vram_b, ram_b, disk_b, n_layer,
+                                      projector=projector, mmproj_offload=mmproj_offload)
     return p
 
 
-def _recommend(info, n_ctx, n_ubatch, vram, ram, disk, n_layer) -> str:
+def _projector(mmproj: str | os.PathLike[str] | GGUFInfo) -> GGUFInfo:
+    """A projector's headers; a GGUF that is not a projector (``general.architecture`` ``clip``) is one line."""
+    info = mmproj if isinstance(mmproj, GGUFInfo) else inspect(mmproj)
+    arch = info.value(Keys.General.ARCHITECTURE)
+    if arch != "clip":
+        raise InputError(f"{info.path}: not a vision projector (general.architecture is {arch!r}, a projector's is "
+                         "'clip'); --mmproj takes the mmproj-*.gguf file")
+    return info
+
+
+def _recommend(info, n_ctx, n_ubatch, vram, ram, disk, n_layer, *, projector=None, mmproj_offload=True) -> str:
     def verdict(o: Offload) -> str:
         return plan_memory(info, o, n_ctx=n_ctx, n_ubatch=n_ubatch, vram=vram, ram=ram, disk=disk,
-                           recommend=False).verdict
+                           recommend=False, mmproj=projector, mmproj_offload=mmproj_offload).verdict
 
     candidates = [preset("gpu-all")] if vram > 0 else []
     if vram > 0:
@@ -264,7 +301,8 @@ class PlanReport:
         lines = [f"{p.path}: {p.offload.name} (-ngl {p.offload.n_gpu_layers}), context {p.n_ctx:,}"]
         for device, need in p.need.items():
             have = p.vram if device == "GPU" else p.ram
-            lines.append(f"  {device}: weights {format_size(p.weights_bytes.get(device, 0))} "
+            vision = f" (vision projector {format_size(p.mmproj_bytes)})" if p.mmproj_device == device else ""
+            lines.append(f"  {device}: weights {format_size(p.weights_bytes.get(device, 0))}{vision} "
                          f"+ KV {format_size(p.kv_by_device.get(device, 0))}"
                          f" + compute ~{format_size(p.compute_bytes.get(device, 0))} = {format_size(need)} "
                          f"of {format_size(have)}")
