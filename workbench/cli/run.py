@@ -55,53 +55,77 @@ def _open_chat(args: argparse.Namespace):
                      template=template)
 
 
-def _turn(chat, messages, args, *, show: bool) -> object:
-    """Stream one reply to stdout (reasoning dimmed on a terminal); Ctrl-C stops it, keeping what came."""
+def _turn(chat, messages, args, *, show: bool, tools=None) -> object:
+    """Stream one reply to stdout (reasoning dimmed on a terminal); Ctrl-C stops it, keeping what came. With
+    ``tools``, the tool loop: each call and its result are shown, and the run (a ToolRun) is returned."""
     import threading
 
     stop = threading.Event()
     colour = sys.stdout.isatty()
-    in_reasoning = False
-    try:
-        extra = {"reasoning_budget": args.reasoning_budget} if args.reasoning_budget is not None else {}
-        for event in chat.stream(messages, mode=args.mode, max_tokens=args.max_tokens, seed=args.seed, stop=stop,
-                                 preserve_thinking=args.preserve_thinking, **extra):
-            if not show:
-                continue
-            text = event.text
-            if event.kind == "reasoning":
-                if not in_reasoning:
-                    sys.stdout.write((DIM if colour else "") + "[reasoning] ")
-                    in_reasoning, text = True, text.lstrip()
-                sys.stdout.write(text)
-            elif event.kind == "answer":
-                if in_reasoning:
-                    sys.stdout.write((RESET if colour else "") + "\n[answer] ")
-                    in_reasoning, text = False, text.lstrip()
-                sys.stdout.write(text)
-            elif event.kind == "tool_call":
-                sys.stdout.write(f"\n[tool call] {json.dumps(event.call, ensure_ascii=False)}")
+    state = {"reasoning": False}
+
+    def show_event(event) -> None:
+        if not show:
+            return
+        if isinstance(event, tuple):  # ("tool_result", message) from the tool loop
+            sys.stdout.write(f"\n[tool result {event[1]['tool_call_id']}] {event[1]['content']}\n")
             sys.stdout.flush()
+            return
+        text = event.text
+        if event.kind == "reasoning":
+            if not state["reasoning"]:
+                sys.stdout.write((DIM if colour else "") + "[reasoning] ")
+                state["reasoning"], text = True, text.lstrip()
+            sys.stdout.write(text)
+        elif event.kind == "answer":
+            if state["reasoning"]:
+                sys.stdout.write((RESET if colour else "") + "\n[answer] ")
+                state["reasoning"], text = False, text.lstrip()
+            sys.stdout.write(text)
+        elif event.kind == "tool_call":
+            if state["reasoning"]:
+                sys.stdout.write(RESET if colour else "")
+                state["reasoning"] = False
+            sys.stdout.write(f"\n[tool call] {json.dumps(event.call, ensure_ascii=False)}")
+        sys.stdout.flush()
+
+    extra = {"reasoning_budget": args.reasoning_budget} if args.reasoning_budget is not None else {}
+    common = dict(mode=args.mode, max_tokens=args.max_tokens, seed=args.seed, stop=stop,
+                  preserve_thinking=args.preserve_thinking, **extra)
+    run = None
+    try:
+        if tools:
+            run = chat.run_tools(messages, tools, max_steps=args.max_steps, on_event=show_event, **common)
+        else:
+            for event in chat.stream(messages, **common):
+                show_event(event)
     except KeyboardInterrupt:
         stop.set()
     if show:
         reply = chat.last
-        sys.stdout.write((RESET if colour and in_reasoning else "") +
+        sys.stdout.write((RESET if colour and state["reasoning"] else "") +
                          f"\n({reply.n_generated_tokens} tokens, {reply.generation_tokens_per_s:.1f} tok/s, "
                          f"{reply.finish_reason})\n")
-    return chat.last
+    return run if run is not None else chat.last
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    tools = None
+    if args.tools:  # before the model loads: a bad spec fails at once
+        from workbench.run.tools import load_tools
+
+        tools = load_tools(args.tools)
     chat = _open_chat(args)
     for note in (getattr(getattr(chat, "demo", None), "about", None),
                  chat.mode_note(args.mode) if hasattr(chat, "mode_note") else None):
         if note:
             hint(note)
+    if tools:
+        hint(f"tools: {', '.join(tools)} (only these run; up to {args.max_steps} replies per message)")
     messages = [{"role": "system", "content": args.system}] if args.system else []
     if args.prompt is not None:
         messages.append({"role": "user", "content": args.prompt})
-        reply = _turn(chat, messages, args, show=not args.json)
+        reply = _turn(chat, messages, args, show=not args.json, tools=tools)
         if args.json:
             emit(reply, json_mode=True)
         return 0
@@ -116,8 +140,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if not line.strip():
             continue
         messages.append({"role": "user", "content": line})
-        reply = _turn(chat, messages, args, show=True)
-        messages.append(reply.as_message())
+        reply = _turn(chat, messages, args, show=True, tools=tools)
+        messages.extend(reply.messages if tools else [reply.as_message()])
 
 
 def cmd_build_llama_server(args: argparse.Namespace) -> int:
@@ -166,3 +190,7 @@ def register(add) -> None:
     p.add_argument("--reasoning-budget", type=at_least(0), metavar="N",
                    help="local model: end the reasoning after N tokens and answer (0: answer at once)")
     p.add_argument("--api-key", metavar="KEY", help="the server's API key (default: $OPENAI_API_KEY); never printed")
+    p.add_argument("--tools", metavar="MODULE:ATTR",
+                   help="your tools (a callable, a list, or a {name: callable} dict): the model may call them, "
+                        "only they run, each result goes back to it")
+    p.add_argument("--max-steps", type=at_least(1), default=5, help="with --tools: most replies per message (default 5)")

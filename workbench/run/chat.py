@@ -190,7 +190,10 @@ class LocalChat:
             chain.insert(0, add_bias)
         thinking = prompt.rstrip().endswith("<think>")
         if script and self.demo is not None:
-            chain.append(self.demo.processor(n_prompt=len(tokens), thinking=thinking, messages=messages, seed=seed))
+            text = self.demo.tool_call_text(messages, tools)
+            call = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True) if text else None
+            chain.append(self.demo.processor(n_prompt=len(tokens), thinking=thinking, messages=messages, seed=seed,
+                                             call=call))
         parser = ReplyParser(in_reasoning=thinking)
         budget = _Budget(reasoning_budget, llm) if reasoning_budget is not None else None
         if budget is not None:
@@ -236,6 +239,12 @@ class LocalChat:
         if first is not None:
             reply.prompt_tokens_per_s = len(tokens) / max(first - start, 1e-9)
             reply.generation_tokens_per_s = (n - 1) / (end - first) if n > 1 and end > first else 0.0
+
+    def run_tools(self, messages: list[dict], tools, *, max_steps: int = 5, **kwargs):
+        """The tool loop (:func:`workbench.run.tools.run_tools`): call, run your callables, answer."""
+        from workbench.run.tools import run_tools
+
+        return run_tools(self, messages, tools, max_steps=max_steps, **kwargs)
 
     def reply(self, messages: list[dict], **kwargs) -> Reply:
         """The whole reply at once (same arguments as :meth:`stream`)."""

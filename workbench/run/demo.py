@@ -12,7 +12,10 @@ per reply, a llama-cpp-python logits processor (:meth:`DemoScript.processor`) th
 - in thinking mode (the prompt ended in ``<think>``) two or three sentences of reasoning,
   then ``</think>``; then one or two sentences of answer, then ``<|im_end|>``;
 - a last user message that asks for a length ("in 300 words") gets an answer that long,
-  which is how the tests and a curious user get a reply long enough to Stop.
+  which is how the tests and a curious user get a reply long enough to Stop;
+- with tools declared and the user speaking last, the reply after the reasoning is a call to
+  the first tool (:meth:`DemoScript.tool_call_text`), so the tool loop can be shown; after the
+  tool's result it answers.
 
 Lengths come from a ``random.Random`` seeded with the reply's seed, or with the prompt's
 token count when there is none. Only models whose metadata carries the
@@ -25,6 +28,7 @@ is None.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Callable
@@ -74,6 +78,31 @@ class DemoScript:
         return cls(str(meta.get(ABOUT_KEY, "demo model")), words, starters, *fixed)
 
     @staticmethod
+    def tool_call_text(messages: list[dict], tools: list[dict] | None) -> str | None:
+        """The tool-call section the demo makes when tools are declared and the user spoke last: a call to the
+        first tool, its required arguments filled (a string from the message's last capitalised word, else
+        "Paris"; numbers 1; booleans true; enums their first value). None when it should answer instead."""
+        if not tools or not messages or messages[-1].get("role") != "user":
+            return None
+        fn = next((t.get("function") for t in tools if isinstance(t, dict) and t.get("type") == "function"), None)
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            return None
+        content = messages[-1].get("content")
+        words = re.findall(r"\b[A-Z][a-z]+\b", content if isinstance(content, str) else "")
+        word = words[-1] if len(words) > 1 else "Paris"
+        params = fn.get("parameters") if isinstance(fn.get("parameters"), dict) else {}
+        props = params.get("properties") if isinstance(params.get("properties"), dict) else {}
+        args = {}
+        for name in params.get("required") or []:
+            spec = props.get(name) if isinstance(props.get(name), dict) else {}
+            if spec.get("enum"):
+                args[name] = spec["enum"][0]
+            else:
+                args[name] = {"integer": 1, "number": 1, "boolean": True}.get(spec.get("type"), word)
+        return (f"<|tool_calls_section_begin|><|tool_call_begin|>functions.{fn['name']}:0<|tool_call_argument_begin|>"
+                f"{json.dumps(args, separators=(',', ':'))}<|tool_call_end|><|tool_calls_section_end|>")
+
+    @staticmethod
     def asked_words(messages: list[dict]) -> int | None:
         """The answer length the last user message asks for ("in 300 words"), if any."""
         for m in reversed(messages):
@@ -85,8 +114,10 @@ class DemoScript:
                 return min(int(re.sub(r"[,_]", "", found[1])), MAX_ASKED) if found else None
         return None
 
-    def plan(self, *, thinking: bool, rng: random.Random, answer_words: int | None = None) -> list[str]:
-        """The slots of one reply: starter, word…, period, …, end-think, …, end."""
+    def plan(self, *, thinking: bool, rng: random.Random, answer_words: int | None = None,
+             call: list[int] | None = None) -> list:
+        """The slots of one reply: starter, word…, period, …, end-think, …, end; with ``call`` (token ids of a
+        tool-call section) the reply is the reasoning, then that call, then end."""
         def sentences(n: int) -> list[str]:
             out = []
             for _ in range(n):
@@ -94,6 +125,8 @@ class DemoScript:
             return out
 
         slots = sentences(rng.randint(2, 3)) + [END_THINK] if thinking else []
+        if call:
+            return [*slots, *call, END]
         if answer_words:
             answer, n = [], 0
             while n < answer_words:
@@ -107,13 +140,14 @@ class DemoScript:
             slots += sentences(rng.randint(1, 2))
         return [*slots, END]
 
-    def processor(self, *, n_prompt: int, thinking: bool, messages: list[dict],
-                  seed: int | None = None) -> Callable:
-        """A ``(input_ids, scores) -> scores`` processor for one reply whose prompt has ``n_prompt`` tokens."""
+    def processor(self, *, n_prompt: int, thinking: bool, messages: list[dict], seed: int | None = None,
+                  call: list[int] | None = None) -> Callable:
+        """A ``(input_ids, scores) -> scores`` processor for one reply whose prompt has ``n_prompt`` tokens;
+        ``call`` (from :meth:`tool_call_ids`) scripts a tool call instead of an answer."""
         import numpy as np
 
         slots = self.plan(thinking=thinking, rng=random.Random(n_prompt if seed is None else seed),
-                          answer_words=self.asked_words(messages))
+                          answer_words=self.asked_words(messages), call=call)
         pools = {WORD: np.array(self.words), STARTER: np.array(self.starters)}
         fixed = {PERIOD: self.period, END_THINK: self.end_think, END: self.end}
 
@@ -127,6 +161,9 @@ class DemoScript:
             at = step - shift[0]
             slot = slots[at] if 0 <= at < len(slots) else END
             out = np.full_like(scores, -np.inf)
+            if isinstance(slot, int):  # a token of a scripted tool call
+                out[slot] = 0.0
+                return out
             if slot in fixed:
                 out[fixed[slot]] = 0.0
                 return out

@@ -158,6 +158,12 @@ class RemoteChat:
             n = reply.n_generated_tokens
             reply.generation_tokens_per_s = (n - 1) / (end - first) if n > 1 and end > first else 0.0
 
+    def run_tools(self, messages: list[dict], tools, *, max_steps: int = 5, **kwargs):
+        """The tool loop (:func:`workbench.run.tools.run_tools`) against the server."""
+        from workbench.run.tools import run_tools
+
+        return run_tools(self, messages, tools, max_steps=max_steps, **kwargs)
+
     def reply(self, messages: list[dict], **kwargs) -> Reply:
         for _ in self.stream(messages, **kwargs):
             pass
