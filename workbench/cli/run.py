@@ -144,6 +144,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
         messages.extend(reply.messages if tools else [reply.as_message()])
 
 
+def cmd_server_check(args: argparse.Namespace) -> int:
+    from workbench.run.conformance import check_server
+
+    emit(check_server(args.url, args.model, api_key=args.api_key, max_tokens=args.max_tokens), json_mode=args.json)
+    return 0
+
+
 def cmd_build_llama_server(args: argparse.Namespace) -> int:
     from workbench.run import llama_server
 
@@ -170,6 +177,13 @@ def register(add) -> None:
             "build the real llama-server (CPU) once from the pinned llama-cpp-python sources; print its path")
     p.add_argument("--force", action="store_true", help="rebuild even if a cached binary exists")
     p.add_argument("-j", "--jobs", type=at_least(1), default=None, help="parallel compile jobs (default: all cores)")
+
+    p = add("server-check", cmd_server_check, "what an OpenAI-compatible server does with thinking, tools and "
+                                              "streaming: a fixed probe set and a table")
+    p.add_argument("url", metavar="URL", help="the server, e.g. http://127.0.0.1:8080/v1")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="the model id (default: the first the server lists)")
+    p.add_argument("--api-key", metavar="KEY", help="the server's API key (default: $OPENAI_API_KEY); never printed")
+    p.add_argument("--max-tokens", type=at_least(1), default=24, help="tokens per probe (default 24)")
 
     p = add("chat", cmd_chat, "chat with a local GGUF or a server: one-shot (-p) or interactive")
     p.add_argument("model", metavar="MODEL", nargs="?", help="GGUF file (split 1 of a set), or the model id with --server")

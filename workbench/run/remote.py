@@ -44,6 +44,13 @@ class RemoteChat:
         self.client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=0)
         self._model = model
         self.last: Reply | None = None
+        #: the thinking switches sent in chat_template_kwargs (:meth:`learn` keeps the ones that take effect)
+        self.switches: tuple[str, ...] = ("thinking", "enable_thinking")
+
+    def learn(self, report) -> None:
+        """Use what :func:`workbench.run.conformance.check_server` found: send only the switch that changes
+        this server's prompt (both when it could not tell)."""
+        self.switches = tuple(report.effective_switches) or ("thinking", "enable_thinking")
 
     @property
     def model(self) -> str:
@@ -86,7 +93,7 @@ class RemoteChat:
         thinking = mode == "thinking"
         # preserve_* always: llama-server defines preserve_thinking=true unless told (--reasoning-preserve is its
         # default), while Moonshot's tokenizer defaults to false
-        template_kwargs: dict = {"thinking": thinking, "enable_thinking": thinking,
+        template_kwargs: dict = {**{s: thinking for s in self.switches},
                                  "preserve_thinking": preserve_thinking, "preserve_reasoning": preserve_thinking}
         if tools:
             text = declare(tools)[1]
