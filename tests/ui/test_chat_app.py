@@ -224,3 +224,51 @@ def test_the_mode_note_on_a_template_without_a_switch(folder):
     assert "reads no thinking switch: thinking mode changes only the sampling" in html.unescape(app.about.value)
     app.mode.value = "instant"
     assert "instant mode changes only the sampling" in html.unescape(app.about.value)
+
+
+def test_tools_in_the_app(demo_model, tmp_path):
+    """Registered tools are listed; a message runs the loop and the calls and results join the conversation."""
+    ran = []
+
+    def get_weather(city: str) -> dict:
+        """Current weather for a city."""
+        ran.append(city)
+        return {"city": city, "temperature": 18}
+
+    app = ChatApp(folders=[str(demo_model.parent)], ram="64GiB", n_ctx=1024, export_dir=tmp_path / "chats",
+                  tools={"get_weather": get_weather})
+    assert "tools: get_weather (only these run" in _text(app.tools_line)
+    app.load_button.click()
+    app.wait()
+    app.prompt.value = "What is the weather in Oslo?"
+    app.send_button.click()
+    app.wait()
+    assert ran == ["Oslo"] and app.status.value.endswith("ready</span>")
+    assert [m["role"] for m in app.messages] == ["user", "assistant", "tool", "assistant"]
+    assert app.messages[1]["tool_calls"][0]["id"] == "functions.get_weather:0"
+    classes = [c for w in app.history.children for c in w._dom_classes]
+    assert "wb-turn-tool" in classes and classes.count("wb-turn-assistant") == 2
+    (tool,) = [w for w in app.history.children if "wb-turn-tool" in w._dom_classes]
+    assert "result of functions.get_weather:0" in _text(tool) and '"temperature": 18' in _text(tool)
+    assert "2 replies, 1 tool calls" in _text(app.stats)
+
+
+def test_thinking_controls_in_the_app(demo_app):
+    app = demo_app
+    app.budget.value = 0
+    app.prompt.value = "Hi"
+    app.send_button.click()
+    app.wait()
+    assert app.reply.reasoning == "" and app.reply.answer.strip() and app.reply.n_reasoning_tokens == 0
+    app.budget.value = -1
+    app.preserve.value = True
+    app.prompt.value = "And again"
+    app.send_button.click()
+    app.wait()
+    first_reasoning = app.messages[1]["reasoning_content"]
+    assert app.reply.reasoning.strip() and first_reasoning == ""  # the first turn had none to keep
+    app.prompt.value = "Once more"
+    app.send_button.click()
+    app.wait()
+    kept = app.messages[3]["reasoning_content"].strip()
+    assert kept and kept in app.conversation.prompt  # preserve_thinking: the earlier reasoning is in the prompt

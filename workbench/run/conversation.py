@@ -80,10 +80,11 @@ class Conversation:
         later = [i for i in range(start + 1, len(self.messages)) if self.messages[i].get("role") == "user"]
         return later[0] if later else (len(self.messages) if start < len(self.messages) else None)
 
-    def fit(self, chat, user: dict, *, mode: str, max_tokens: int, overflow: str = "drop") -> Fit:
+    def fit(self, chat, user: dict, *, mode: str, max_tokens: int, overflow: str = "drop", **count) -> Fit:
         """The messages to send for ``user`` (not yet added), dropping the oldest turns or refusing per ``overflow``.
 
-        ``chat`` needs ``count(messages, mode=)`` and ``n_ctx()`` (:class:`~workbench.run.chat.LocalChat`).
+        ``chat`` needs ``count(messages, mode=, **count)`` and ``n_ctx()`` (:class:`~workbench.run.chat.LocalChat`);
+        ``count`` are what else shapes the prompt (``tools=``, ``preserve_thinking=``).
         """
         if overflow not in OVERFLOW:
             raise InputError(f"unknown overflow choice {overflow!r}; valid: {', '.join(OVERFLOW)}")
@@ -92,7 +93,7 @@ class Conversation:
         first = start = max(self.start, 1 if self.has_system else 0)
         while True:
             messages = self.messages[:1 if self.has_system else 0] + self.messages[start:] + [user]
-            n = chat.count(messages, mode=mode)
+            n = chat.count(messages, mode=mode, **count)
             if n + reserve <= n_ctx:
                 return Fit(messages, n, start, start - first)
             nxt = self._next_turn(start) if overflow == "drop" else None
@@ -106,9 +107,10 @@ class Conversation:
         raise ContextFull(f"this message alone needs {n:,} tokens plus {reserve:,} for the reply; the context holds "
                           f"{n_ctx:,}: shorten it, lower max tokens, or load with a larger context")
 
-    def add(self, user: dict, reply: dict, *, start: int | None = None, prompt: str | None = None) -> None:
-        """Record a finished turn (and the context start :meth:`fit` chose for it)."""
-        self.messages += [user, reply]
+    def add(self, user: dict, reply: dict | list[dict], *, start: int | None = None, prompt: str | None = None) -> None:
+        """Record a finished turn: the user message and the reply, or every message a tool loop added (and the
+        context start :meth:`fit` chose for it)."""
+        self.messages += [user, *(reply if isinstance(reply, list) else [reply])]
         if start is not None:
             self.start = start
         if prompt is not None:

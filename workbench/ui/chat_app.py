@@ -86,6 +86,20 @@ def _answer_html(answer: str, calls: list[dict], *, dropped: bool = False) -> st
     return f"<div style='{style}margin:.1em 0 .4em 0'>{body}{_calls_html(calls)}</div>"
 
 
+def _tool_result_html(message: dict, *, dropped: bool = False) -> str:
+    style = "opacity:.45;" if dropped else ""
+    return (f"<div class='wb-tool-result' style='{style}font-family:monospace;background:#f1f8f1;padding:.2em .4em;"
+            f"margin:.2em 0'>result of <b>{html.escape(str(message.get('tool_call_id', '')))}</b>: "
+            f"{html.escape(_content_text(message))}</div>")
+
+
+def _step_html(reasoning: str, calls: list[dict], result: dict) -> str:
+    """One finished step of a tool loop, as the live area shows it: the reasoning (grey), the calls, the result."""
+    thought = (f"<div style='{_GREY};font-size:90%;white-space:pre-wrap'>{html.escape(reasoning.strip())}</div>"
+               if reasoning.strip() else "")
+    return thought + _calls_html(calls) + _tool_result_html(result)
+
+
 def _content_text(message: dict) -> str:
     content = message.get("content")
     if isinstance(content, str):
@@ -97,8 +111,11 @@ class ChatApp(widgets.VBox):
     """Model picker, offload and plan, load, and a streaming conversation with Stop (see the module docstring)."""
 
     def __init__(self, *, folders: list[str] | None = None, vram: str = "0", ram: str | None = None,
-                 n_ctx: int = 4096, export_dir: str | Path = "chats") -> None:
+                 n_ctx: int = 4096, export_dir: str | Path = "chats", tools=None) -> None:
+        from workbench.run.tools import Toolbox
+
         self._folders = folders
+        self.toolbox = Toolbox.of(tools) if tools else None
         self.export_dir = Path(export_dir)
         self.folder = widgets.Text(value=", ".join(folders or []), description="Folders", style=_WIDE,
                                    placeholder="default: LLAMA_CACHE, HF cache, artifacts/",
@@ -127,6 +144,16 @@ class ChatApp(widgets.VBox):
         self.min_p = widgets.FloatText(description="min_p", style=_WIDE, layout=widgets.Layout(width="8em"))
         self.max_tokens = widgets.BoundedIntText(value=512, min=1, max=262144, description="max tokens", style=_WIDE,
                                                  layout=widgets.Layout(width="13em"))
+        self.preserve = widgets.Checkbox(value=False, description="keep earlier reasoning", style=_WIDE,
+                                         tooltip="preserve_thinking: earlier turns keep their reasoning in the prompt "
+                                                 "(templates that read it)", layout=widgets.Layout(width="16em"))
+        self.budget = widgets.BoundedIntText(value=-1, min=-1, max=262144, description="reasoning budget (-1 = none)",
+                                             style=_WIDE, layout=widgets.Layout(width="17em"),
+                                             tooltip="end the reasoning after this many tokens and answer")
+        self.tools_line = widgets.HTML(
+            f"<span style='{_GREY}'>tools: {', '.join(html.escape(n) for n in self.toolbox.functions)} "
+            "(only these run; each call and result is shown)</span>" if self.toolbox else "")
+        self.live_steps = widgets.HTML()
         self.overflow = widgets.Dropdown(options=OVERFLOW_CHOICES, value="drop", description="When the context is full",
                                          style=_WIDE, layout=widgets.Layout(width="24em"))
         self.gauge = widgets.IntProgress(value=0, min=0, max=n_ctx, layout=widgets.Layout(width="240px"))
@@ -139,7 +166,7 @@ class ChatApp(widgets.VBox):
         self.answer_view = widgets.HTML()
         # the conversation scrolls inside a box that stays anchored at its newest line (column-reverse around one child)
         self.conversation_view = widgets.Box(
-            [widgets.VBox([self.history, self.live_user, self.reasoning_box, self.answer_view],
+            [widgets.VBox([self.history, self.live_user, self.live_steps, self.reasoning_box, self.answer_view],
                           layout=widgets.Layout(width="100%", flex="0 0 auto"))],  # never squeezed: it scrolls
             layout=widgets.Layout(display="flex", flex_flow="column-reverse", max_height="30em", overflow="auto",
                                   border="1px solid #e0e0e0", padding="0 .4em"))
@@ -187,6 +214,7 @@ class ChatApp(widgets.VBox):
             widgets.HBox([self.vram, self.ram]), self.plan_view,
             widgets.HBox([self.load_button, self.progress]), self.about,
             self.mode, widgets.HBox([self.temperature, self.top_p, self.min_p, self.max_tokens]),
+            widgets.HBox([self.preserve, self.budget]), self.tools_line,
             widgets.HBox([self.overflow, self.gauge, self.gauge_label]),
             self.conversation_view,
             self.prompt,
@@ -198,6 +226,8 @@ class ChatApp(widgets.VBox):
         self.add_class("wb-chat-app")
         for w, name in ((self.model, "model"), (self.load_button, "load"), (self.mode, "mode"),
                         (self.max_tokens, "max-tokens"), (self.ctx, "ctx"), (self.overflow, "overflow"),
+                        (self.preserve, "preserve"), (self.budget, "budget"), (self.tools_line, "tools"),
+                        (self.live_steps, "live-steps"),
                         (self.gauge_label, "gauge"), (self.about, "about"), (self.history, "history"),
                         (self.live_user, "live-user"), (self.conversation_view, "conversation"),
                         (self.prompt, "prompt"), (self.send_button, "send"),
@@ -334,6 +364,9 @@ class ChatApp(widgets.VBox):
             parts.append(answer)
             w = widgets.VBox(parts)
             w.add_class("wb-turn-assistant")
+        elif role == "tool":
+            w = widgets.HTML(_tool_result_html(message, dropped=dropped))
+            w.add_class("wb-turn-tool")
         else:
             w = widgets.HTML(f"<div style='{_GREY}'><b>{html.escape(str(role))}</b> "
                              f"{_pre(_content_text(message))}</div>")
@@ -363,7 +396,7 @@ class ChatApp(widgets.VBox):
             self._clear_live()
 
     def _clear_live(self) -> None:
-        self.live_user.value = self.reasoning_view.value = self.answer_view.value = ""
+        self.live_user.value = self.live_steps.value = self.reasoning_view.value = self.answer_view.value = ""
         self.reasoning_box.layout.display = "none"
 
     def live_status(self) -> str:
@@ -456,8 +489,10 @@ class ChatApp(widgets.VBox):
         mode = self.mode.value
         self._set_busy(True)  # at once, before counting the prompt: Send cannot be pressed twice
         self._say("counting the prompt …")
+        shape = {"preserve_thinking": self.preserve.value,
+                 "tools": self.toolbox.declarations if self.toolbox else None}
         fit = self.conversation.fit(self.chat, user, mode=mode, max_tokens=self.max_tokens.value,
-                                    overflow=self.overflow.value)  # ContextFull: the status says so; nothing changed
+                                    overflow=self.overflow.value, **shape)  # ContextFull: the status says so
         if self.prompt.value.strip() == text:
             self.prompt.value = ""
         self._show_history(keep_live=False)
@@ -470,24 +505,44 @@ class ChatApp(widgets.VBox):
         done = threading.Event()
         ticker = threading.Thread(target=self._tick, args=(done,), daemon=True)
         ticker.start()
-        reasoning, answer, calls = [], [], []
+        step = {"reasoning": [], "answer": [], "calls": [], "done": []}  # the reply in flight; finished tool steps
+
+        def show(event) -> None:
+            if isinstance(event, tuple):  # ("tool_result", message): this step is done, the next reply follows
+                step["done"].append(_step_html("".join(step["reasoning"]), step["calls"], event[1]))
+                self.live_steps.value = "".join(step["done"])
+                step.update(reasoning=[], answer=[], calls=[])
+                self.reasoning_view.value = self.answer_view.value = ""
+                self.reasoning_box.layout.display = "none"
+                self._live["previous"] = self.chat.last  # the status counts the next reply afresh
+                return
+            if event.kind == "reasoning":
+                if not step["reasoning"]:
+                    self.reasoning_box.layout.display = None
+                    self.reasoning_box.selected_index = 0  # open while the model thinks
+                step["reasoning"].append(event.text)
+                self.reasoning_view.value = _pre("".join(step["reasoning"]).lstrip())
+            elif event.kind in ("answer", "tool_call"):
+                if not step["answer"] and not step["calls"] and self.reasoning_box.selected_index is not None:
+                    self.reasoning_box.selected_index = None  # fold the reasoning once the answer starts
+                if event.kind == "answer":
+                    step["answer"].append(event.text)
+                else:
+                    step["calls"].append(event.call)
+                self.answer_view.value = _answer_html("".join(step["answer"]), step["calls"])
+
+        budget = self.budget.value if self.budget.value >= 0 else None
+        common = dict(mode=mode, sampling=sampling, max_tokens=self.max_tokens.value, stop=self._stop,
+                      preserve_thinking=self.preserve.value, **({"reasoning_budget": budget} if budget is not None
+                                                               else {}))
         try:
-            for event in self.chat.stream(fit.messages, mode=mode, sampling=sampling,
-                                          max_tokens=self.max_tokens.value, stop=self._stop):
-                if event.kind == "reasoning":
-                    if not reasoning:
-                        self.reasoning_box.layout.display = None
-                        self.reasoning_box.selected_index = 0  # open while the model thinks
-                    reasoning.append(event.text)
-                    self.reasoning_view.value = _pre("".join(reasoning).lstrip())
-                elif event.kind in ("answer", "tool_call"):
-                    if not answer and not calls and self.reasoning_box.selected_index is not None:
-                        self.reasoning_box.selected_index = None  # fold the reasoning once the answer starts
-                    if event.kind == "answer":
-                        answer.append(event.text)
-                    else:
-                        calls.append(event.call)
-                    self.answer_view.value = _answer_html("".join(answer), calls)
+            if self.toolbox is not None:
+                run = self.chat.run_tools(fit.messages, self.toolbox, on_event=show, **common)
+                added = run.messages
+            else:
+                for event in self.chat.stream(fit.messages, **common):
+                    show(event)
+                added = [self.chat.last.as_message()]
         except BaseException:
             self._clear_live()
             if not self.prompt.value.strip():
@@ -500,14 +555,16 @@ class ChatApp(widgets.VBox):
             ticker.join()
             self._live = {}
         r = self.reply = self.chat.last
-        self.conversation.add(user, r.as_message(), start=fit.start, prompt=r.prompt)
-        self._show_history(keep_live=True)
+        self.conversation.add(user, added, start=fit.start, prompt=r.prompt)
+        self._show_history(keep_live=len(added) == 1)  # a tool loop's steps go to the history, folded
         elapsed = time.perf_counter() - started
         self._used = r.n_prompt_tokens + r.n_generated_tokens
         self._show_gauge(self._used)
+        steps = f" · {len(added) // 2 + 1} replies, {sum(m.get('role') == 'tool' for m in added)} tool calls" \
+            if len(added) > 1 else ""
         self.stats.value = (f"<span style='{_GREY}'>prompt {r.n_prompt_tokens:,} tokens · "
                             f"{r.prompt_tokens_per_s:,.0f} tok/s · reply {r.n_generated_tokens:,} tokens · "
-                            f"{r.generation_tokens_per_s:,.1f} tok/s · {elapsed:.1f} s · {r.finish_reason}</span>")
+                            f"{r.generation_tokens_per_s:,.1f} tok/s · {elapsed:.1f} s · {r.finish_reason}{steps}</span>")
         note = f" · {fit.dropped} oldest message{'s' if fit.dropped > 1 else ''} left the context" if fit.dropped else ""
         self._say(("stopped" if r.finish_reason == "cancelled" else "ready") + note)
 
