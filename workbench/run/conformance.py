@@ -94,6 +94,15 @@ class ServerReport:
             return None
         return on.prompt_tokens != off.prompt_tokens
 
+    def parser_follows(self, switch: str) -> bool | None:
+        """The switch leaves the prompt alone, yet reasoning arrives with it on and not with it off: the server's
+        reasoning parser reads the switch, so with it off a model that still thinks has its reasoning delivered
+        as the answer (None: it could not be told)."""
+        on, off = self._get(f"{switch}-on", False), self._get(f"{switch}-off", False)
+        if self.switch_effect(switch) is not False or not (on and off):
+            return None
+        return bool(on.reasoning) and not off.reasoning
+
     @property
     def effective_switches(self) -> list[str]:
         return [s for s in ("thinking", "enable_thinking") if self.switch_effect(s)]
@@ -111,6 +120,7 @@ class ServerReport:
         tools = [c for p in self.probes if p.ok for c in p.tool_calls]
         return {"reasoning_field": self.reasoning_field,
                 "thinking_switch": {s: self.switch_effect(s) for s in ("thinking", "enable_thinking")},
+                "parser_follows": {s: self.parser_follows(s) for s in ("thinking", "enable_thinking")},
                 "tool_calls": "structured" if tools else "none seen",
                 "tool_call_ids": sorted({("canonical" if is_canonical(c.get("id", "") or "") else "other")
                                          for c in tools}),
@@ -140,7 +150,10 @@ class ServerReport:
         lines += ["", f"answered: {c['answered']} of {len(self.probes)} probes"
                   + (f" ({c['hung']}; the rest were not sent)" if c["hung"] else ""),
                   f"reasoning arrives in: {c['reasoning_field']}",
-                  *(f"{s}=: {switch[v]}" for s, v in c["thinking_switch"].items()),
+                  *(f"{s}=: {switch[v]}" + ("; yet the server's reasoning parser follows it: off, the reasoning "
+                                             "of a model that still thinks arrives as the answer"
+                                             if c["parser_follows"][s] else "")
+                    for s, v in c["thinking_switch"].items()),
                   f"tool calls: {c['tool_calls']}" + (f" (ids: {', '.join(c['tool_call_ids'])})"
                                                       if c["tool_call_ids"] else ""),
                   f"tool-result round trip: {'accepted' if c['tool_round_trip'] else 'REFUSED'}",

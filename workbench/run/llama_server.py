@@ -166,6 +166,11 @@ class LlamaServer:
     a runaway allocation fails inside the server instead of taking the machine's memory.
     """
 
+    #: how errors name the server
+    name = "llama-server"
+    #: environment of the process (None: this one's)
+    env: dict | None = None
+
     def __init__(self, args: Sequence[str], *, binary: str | os.PathLike[str] | None = None,
                  ready_timeout: float = 120.0, memory: int | None = None) -> None:
         self.binary = Path(binary) if binary is not None else require()
@@ -192,13 +197,13 @@ class LlamaServer:
 
     def start(self) -> LlamaServer:
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
         deadline = time.monotonic() + self.ready_timeout
         while True:
             if self.proc.poll() is not None:
                 tail = self.log_tail()
                 self.stop()
-                raise ServerError(f"llama-server exited with {self.proc.returncode} before it was ready:\n{tail}")
+                raise ServerError(f"{self.name} exited with {self.proc.returncode} before it was ready:\n{tail}")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
                     if r.status == 200:
@@ -208,7 +213,7 @@ class LlamaServer:
             if time.monotonic() > deadline:
                 tail = self.log_tail()
                 self.stop()
-                raise ServerTimeout(f"llama-server not ready after {self.ready_timeout:.0f} s:\n{tail}")
+                raise ServerTimeout(f"{self.name} not ready after {self.ready_timeout:.0f} s:\n{tail}")
             time.sleep(0.1)
 
     def post(self, path: str, body: dict, *, timeout: float = 60.0) -> dict:
