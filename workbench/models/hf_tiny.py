@@ -75,11 +75,12 @@ def _weights(cfg: dict, vocab: int, seed: int) -> dict:
 
 
 def make_hf_model(out: str | os.PathLike[str], *, vocab: TokenizerAssets | None = None, chat_template: str | None = None,
-                  seed: int = 0) -> Path:
+                  seed: int = 0, weights=None) -> Path:
     """Write the tiny HF-format model folder ``out`` (replaced if it exists); returns it.
 
     ``vocab`` (a Kimi-layout tokenizer with ranks; default: a small one trained on the repository's corpus) and
-    ``chat_template`` (default: the bundled K2.6-style hybrid) go into its tokenizer files.
+    ``chat_template`` (default: the bundled K2.6-style hybrid) go into its tokenizer files. ``weights(config,
+    random_weights) -> weights`` replaces the seeded random ones (the scripted model's).
     """
     import shutil
     import tempfile
@@ -106,7 +107,8 @@ def make_hf_model(out: str | os.PathLike[str], *, vocab: TokenizerAssets | None 
         (staging / "config.json").write_text(json.dumps(cfg, indent=2), encoding="utf-8")
         (staging / "generation_config.json").write_text(json.dumps({"eos_token_id": cfg["eos_token_id"]}),
                                                         encoding="utf-8")
-        save_file(_weights(cfg, vocab.vocab_size, seed), str(staging / "model.safetensors"))
+        tensors = _weights(cfg, vocab.vocab_size, seed)
+        save_file(weights(cfg, tensors) if weights is not None else tensors, str(staging / "model.safetensors"))
         vocab.hf.save(str(staging / "tokenizer.json"))
         (staging / "tokenizer_config.json").write_text(json.dumps({
             "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": BOS, "eos_token": EOS, "pad_token": PAD,

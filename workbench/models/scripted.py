@@ -22,7 +22,7 @@ the same program in Hugging Face format (vLLM). :func:`script_for` checks a scri
 (no input token twice) before anything is written, and says which text to change.
 
     >>> (path,) = make_scripted_model("artifacts/Kimi-K2-Scripted.gguf")     # doctest: +SKIP
-    >>> LocalChat(load_model(path, preset("cpu-only"))).run_tools(ask, {"get_weather": get_weather}).reply.answer  # doctest: +SKIP
+    >>> LocalChat(load_model(path, preset("cpu-only"))).run_tools(ask, {"get_weather": f}).reply.answer  # doctest: +SKIP
     ' Sunny and mild there'
 """
 
@@ -182,3 +182,38 @@ def make_scripted_model(out: str | os.PathLike[str], *, vocab: TokenizerAssets |
                for spec, data in zip(table, gguf_weights(table, program))]
     return write_shaped(target, shape, planned, assets=assets, eos=EOS, chat_template=template,
                         file_type=gguf.LlamaFileType.ALL_F32, control_all=False)
+
+
+def hf_weights(cfg: dict, tensors: dict, script: Script) -> dict:
+    """The same program in a ``DeepseekV3ForCausalLM`` state dict (``tensors`` give the names and shapes)."""
+    out = {k: (np.ones_like(v) if k.endswith("norm.weight") else np.zeros_like(v)) for k, v in tensors.items()}
+    emb, head = out["model.embed_tokens.weight"], out["lm_head.weight"]
+    for t, d in script.dims.items():
+        emb[t, d] = A
+    emb[script.marker, script.d_marker] = A
+    for a, b in script.pairs:
+        head[b, script.dims[a]] += W
+    head[script.call_first, script.dims[script.close]] += W
+    head[script.answer_first, script.d_and] += W
+    p = "model.layers.0."
+    out[p + "self_attn.kv_a_proj_with_mqa.weight"][0, script.d_marker] = 1.0
+    out[p + "self_attn.kv_b_proj.weight"][cfg["qk_nope_head_dim"], 0] = 1.0  # head 0: its first value dimension
+    out[p + "self_attn.o_proj.weight"][script.d_flag, 0] = FLAG_GAIN / np.sqrt(cfg["kv_lora_rank"])
+    out[p + "mlp.gate_proj.weight"][0, script.dims[script.close]] = GATE
+    out[p + "mlp.up_proj.weight"][0, script.d_flag] = UP
+    out[p + "mlp.down_proj.weight"][script.d_and, 0] = 1.0
+    return out
+
+
+def make_scripted_hf_model(out: str | os.PathLike[str], *, vocab: TokenizerAssets | None = None,
+                           chat_template: str | None = None, **script) -> Path:
+    """Write the scripted model in Hugging Face format (:func:`workbench.models.hf_tiny.make_hf_model`), for vLLM."""
+    from workbench.chat.bundled import bundled_template
+    from workbench.models.hf_tiny import SHAPE, make_hf_model
+    from workbench.models.tiny import vocab_assets
+
+    assets = vocab_assets(vocab)
+    template = chat_template if chat_template is not None else bundled_template("kimi-k2-hybrid")
+    program = script_for(assets, template, width=SHAPE["hidden_size"], **script)
+    return make_hf_model(out, vocab=assets, chat_template=template,
+                         weights=lambda cfg, tensors: hf_weights(cfg, tensors, program))
