@@ -137,23 +137,6 @@ def test_max_steps_ends_a_loop_that_keeps_calling(demo):
         run_tools(demo, ASK, {"get_weather": get_weather}, max_steps=0)
 
 
-def test_the_loop_through_a_real_llama_server(demo, demo_model, llama_server_binary):
-    """The same loop against llama-server --jinja serving the demo model: its tool calls come back parsed by the
-    server (the demo's script is a local logits processor, so here the server's sampling decides whether it
-    calls); whatever id the server gives, the history carries the canonical one."""
-    from workbench.run.llama_server import LlamaServer
-    from workbench.run.remote import RemoteChat
-
-    with LlamaServer(["-m", str(demo_model), "-c", "2048", "--threads", "1", "--jinja"],
-                     binary=llama_server_binary) as srv:
-        chat = RemoteChat(f"{srv.url}/v1")
-        run = chat.run_tools(ASK, {"get_weather": get_weather}, max_steps=2, seed=1, max_tokens=40)
-    assert run.steps >= 1 and run.messages[0]["role"] == "assistant"
-    for m in run.messages:
-        for c in m.get("tool_calls", []):
-            assert c["id"].startswith("functions.") and c["id"].rsplit(":", 1)[1].isdigit()
-
-
 def test_load_tools_and_the_cli(tmp_path, monkeypatch, demo_model, capsys):
     from tests.test_cli import run
 

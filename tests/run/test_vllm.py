@@ -92,19 +92,33 @@ def test_a_key_is_needed_and_never_shown(vllm):
         assert KEY not in str(e.value)
 
 
-def test_the_tool_loop_through_vllm(vllm):
-    """vLLM's kimi_k2 tool parser and the loop; the random weights decide whether the model calls, and any id vLLM
-    gives comes back canonical."""
-    ran = []
+@pytest.fixture(scope="module")
+def scripted_vllm(tiny_vocab, tmp_path_factory):
+    """vLLM serving the scripted model (real weights that reason, call get_weather, then answer)."""
+    from workbench.models.scripted import make_scripted_hf_model
+    from workbench.run import vllm_server
+    from workbench.tokenizer import load
 
-    def get_weather(city: str) -> dict:
-        """Current weather for a city."""
-        ran.append(city)
-        return {"city": city, "temperature": 18}
+    folder = make_scripted_hf_model(tmp_path_factory.mktemp("scripted-hf") / "kimi-scripted-hf", vocab=load(tiny_vocab))
+    with vllm_server.VllmServer(folder) as server:
+        yield f"{server.url}/v1"
 
-    run = RemoteChat(vllm, api_key=KEY).run_tools([{"role": "user", "content": "Weather in Oslo?"}],
-                                                  {"get_weather": get_weather}, max_steps=2, max_tokens=16, seed=1)
-    assert run.steps >= 1 and run.messages[0]["role"] == "assistant"
-    for m in run.messages:
-        for c in m.get("tool_calls", []):
-            assert c["id"].startswith("functions.") and c["id"].rsplit(":", 1)[1].isdigit()
+
+def test_the_tool_loop_through_vllm(scripted_vllm):
+    """vLLM's kimi_k2 tool and reasoning parsers on a model that really calls: the loop ends in the answer."""
+    from tests.models.test_scripted import EXPECTED, QUESTION, RAN, get_weather
+
+    RAN.clear()
+    run = RemoteChat(scripted_vllm).run_tools(QUESTION, {"get_weather": get_weather}, seed=1, max_tokens=60)
+    assert run.finished and run.steps == 2 and RAN == [3] and run.messages == EXPECTED
+
+
+def test_enable_thinking_off_on_vllm_leaks_the_reasoning(scripted_vllm):
+    """The trap the guide names, measured: a K2.6-style template ignores enable_thinking=false, the model still
+    thinks, and vLLM's parser (which reads the switch) hands the reasoning and </think> over as the answer."""
+    report = check_server(scripted_vllm, max_tokens=60)
+    off = [p for p in report.probes if p.name == "enable_thinking-off"]
+    assert off and all(p.reasoning == "" and "</think>" in p.content and p.reasoning_field == "inline" for p in off)
+    assert report.conclusions()["parser_follows"]["enable_thinking"] is True
+    tool = [p for p in report.probes if p.name == "tool-declared"]
+    assert all(p.finish_reason == "tool_calls" and p.tool_calls[0]["id"] == "functions.get_weather:0" for p in tool)
