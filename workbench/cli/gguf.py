@@ -64,7 +64,12 @@ def cmd_make_tiny_model(args: argparse.Namespace) -> int:
 
     shape = {"layers": args.layers, "experts": args.experts, "experts_used": args.experts_used, "width": args.width,
              "seed": args.seed, "split": args.split}
-    files = make_demo_model(args.out, **shape) if args.demo else make_tiny_model(args.out, old=args.old, **shape)
+    if args.scripted:
+        from workbench.models.scripted import make_scripted_model
+
+        files = make_scripted_model(args.out)
+    else:
+        files = make_demo_model(args.out, **shape) if args.demo else make_tiny_model(args.out, old=args.old, **shape)
     emit(Record("\n".join(f"wrote {f} ({format_size(f.stat().st_size)})" for f in files),
                 {"files": [str(f) for f in files], "bytes": sum(f.stat().st_size for f in files)}), json_mode=args.json)
     return 0
@@ -122,3 +127,6 @@ def register(sub, add) -> None:
     kind.add_argument("--old", action="store_true", help="pre-fix metadata: EOS [EOS], earliest template, CONTROL types")
     kind.add_argument("--demo", action="store_true",
                       help="the demo model: a K2.6-style thinking switch and a script that keeps replies to real words")
+    kind.add_argument("--scripted", action="store_true",
+                      help="weights that reason, call get_weather(days=3), and answer after its result, in any engine "
+                           "(the shape options do not apply)")
