@@ -272,3 +272,38 @@ def test_thinking_controls_in_the_app(demo_app):
     app.wait()
     kept = app.messages[3]["reasoning_content"].strip()
     assert kept and kept in app.conversation.prompt  # preserve_thinking: the earlier reasoning is in the prompt
+
+
+def test_the_app_on_a_server_behind_a_key(demo_model, llama_server_binary, tmp_path):
+    """Connect to a real llama-server started with --api-key: the key leaves the box, a wrong one is one line,
+    the conversation and server-check work, and nothing the app shows holds the key."""
+    from workbench.run.llama_server import LlamaServer
+
+    key = "app-test-key-3e1d"
+    with LlamaServer(["-m", str(demo_model), "-c", "1024", "--threads", "1", "--jinja", "--api-key", key],
+                     binary=llama_server_binary) as srv:
+        app = ChatApp(folders=[str(tmp_path)], ram="64GiB", export_dir=tmp_path / "chats")
+        app.server.value = f"{srv.url}/v1"
+        app.api_key.value = "wrong-key-7c"
+        app.connect_button.click()
+        app.wait()
+        assert "refused the API key (401)" in app.status.value and app.chat is None and app.api_key.value == ""
+        app.api_key.value = key
+        app.connect_button.click()
+        app.wait()
+        assert "connected to" in app.status.value and app.api_key.value == "" and not app.send_button.disabled
+        assert "context: the server's" in _text(app.gauge_label)
+        app.prompt.value = "Hi"
+        app.send_button.click()
+        app.wait()
+        assert app.status.value.endswith("ready</span>") and app.reply.n_generated_tokens > 0
+        assert [m["role"] for m in app.messages] == ["user", "assistant"] and app.reply.reasoning
+        app.check_button.click()
+        app.wait()
+        assert "reasoning in reasoning_content" in app.status.value and app.chat.switches == ("thinking",)
+        assert "thinking=: changes the prompt" in _text(app.server_report)
+        shown = json.dumps(app.get_state(), default=str) + "".join(
+            json.dumps(w.get_state(), default=str) for w in app.children)
+        for w in (app.status, app.stats, app.about, app.server_report, app.history, app.api_key):
+            shown += json.dumps(w.get_state(), default=str)
+        assert key not in shown and "wrong-key-7c" not in shown

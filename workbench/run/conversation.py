@@ -88,6 +88,8 @@ class Conversation:
         """
         if overflow not in OVERFLOW:
             raise InputError(f"unknown overflow choice {overflow!r}; valid: {', '.join(OVERFLOW)}")
+        if not hasattr(chat, "count"):  # a server counts its own context: everything in context goes, the server judges
+            return Fit(self.context() + [user], 0, self.start, 0)
         n_ctx = chat.n_ctx()
         reserve = reserve_for(max_tokens, n_ctx)
         first = start = max(self.start, 1 if self.has_system else 0)

@@ -122,7 +122,7 @@ class RemoteChat:
         try:
             for chunk in self._call(lambda: iter(response)):
                 if first is None:
-                    first = time.perf_counter()
+                    first = reply.first_token_at = time.perf_counter()
                 if chunk.usage:
                     reply.n_prompt_tokens = chunk.usage.prompt_tokens or 0
                     reply.n_generated_tokens = chunk.usage.completion_tokens or 0
@@ -131,11 +131,11 @@ class RemoteChat:
                     extra = getattr(delta, "model_extra", None) or {}
                     reasoning = extra.get("reasoning_content") or extra.get("reasoning")
                     if reasoning:
-                        chunks += 1
+                        chunks = reply.n_generated_tokens = chunks + 1  # live: about a token a chunk
                         parser.reasoning += reasoning
                         yield Event("reasoning", reasoning)
                     if delta.content:
-                        chunks += 1
+                        chunks = reply.n_generated_tokens = chunks + 1
                         yield from parser.feed(delta.content)
                     for tc in delta.tool_calls or []:
                         call = calls.setdefault(tc.index, {"id": "", "type": "function", "index": tc.index,

@@ -138,6 +138,16 @@ class ChatApp(widgets.VBox):
         self.load_button = widgets.Button(description="Load", button_style="primary", icon="play")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="30%"))
         self.about = widgets.HTML()
+        self.server = widgets.Text(description="or a server", style=_WIDE, layout=widgets.Layout(width="45%"),
+                                   placeholder="http://host:port/v1 (llama-server, vLLM, SGLang)")
+        self.api_key = widgets.Password(description="API key", style=_WIDE, layout=widgets.Layout(width="18em"),
+                                        placeholder="empty: $OPENAI_API_KEY")
+        self.connect_button = widgets.Button(description="Connect", icon="plug",
+                                             tooltip="chat with the server instead of a local model")
+        self.check_button = widgets.Button(description="Check server", icon="stethoscope", disabled=True,
+                                           tooltip="what the server does with thinking, tools and streaming "
+                                                   "(server-check), and use what it finds")
+        self.server_report = widgets.HTML()
         self.mode = widgets.ToggleButtons(options=list(SAMPLING), value="thinking", description="Mode", style=_WIDE)
         self.temperature = widgets.FloatText(description="temperature", style=_WIDE, layout=widgets.Layout(width="11em"))
         self.top_p = widgets.FloatText(description="top_p", style=_WIDE, layout=widgets.Layout(width="8em"))
@@ -197,6 +207,8 @@ class ChatApp(widgets.VBox):
 
         self.scan_button.on_click(lambda _b: self.scan())
         self.load_button.on_click(lambda _b: self._start(self._load))
+        self.connect_button.on_click(lambda _b: self._start(self._connect))
+        self.check_button.on_click(lambda _b: self._start(self._check_server))
         self.send_button.on_click(lambda _b: self._start(self._generate))
         self.prompt.on_submit(lambda _text: self._start(self._generate))
         self.stop_button.on_click(lambda _b: self._stop.set())
@@ -212,7 +224,9 @@ class ChatApp(widgets.VBox):
             widgets.HBox([self.folder, self.scan_button]), self.model,
             widgets.HBox([self.offload, self.custom]), widgets.HBox([self.ngl, self.ctx, self.threads]),
             widgets.HBox([self.vram, self.ram]), self.plan_view,
-            widgets.HBox([self.load_button, self.progress]), self.about,
+            widgets.HBox([self.load_button, self.progress]),
+            widgets.HBox([self.server, self.api_key, self.connect_button, self.check_button]), self.server_report,
+            self.about,
             self.mode, widgets.HBox([self.temperature, self.top_p, self.min_p, self.max_tokens]),
             widgets.HBox([self.preserve, self.budget]), self.tools_line,
             widgets.HBox([self.overflow, self.gauge, self.gauge_label]),
@@ -227,6 +241,8 @@ class ChatApp(widgets.VBox):
         for w, name in ((self.model, "model"), (self.load_button, "load"), (self.mode, "mode"),
                         (self.max_tokens, "max-tokens"), (self.ctx, "ctx"), (self.overflow, "overflow"),
                         (self.preserve, "preserve"), (self.budget, "budget"), (self.tools_line, "tools"),
+                        (self.server, "server"), (self.api_key, "api-key"), (self.connect_button, "connect"),
+                        (self.check_button, "check"), (self.server_report, "server-report"),
                         (self.live_steps, "live-steps"),
                         (self.gauge_label, "gauge"), (self.about, "about"), (self.history, "history"),
                         (self.live_user, "live-user"), (self.conversation_view, "conversation"),
@@ -262,12 +278,16 @@ class ChatApp(widgets.VBox):
         if self.chat is not None:
             if getattr(self.chat, "demo", None) is not None:
                 lines.append(self.chat.demo.about)
-            note = self.chat.mode_note(self.mode.value)
+            note = self.chat.mode_note(self.mode.value) if hasattr(self.chat, "mode_note") else None
             if note:
                 lines.append(note)
         self.about.value = "".join(f"<div style='{_GREY};font-size:90%'>{html.escape(x)}</div>" for x in lines)
 
     def _show_gauge(self, used: int) -> None:
+        if self.chat is not None and not hasattr(self.chat, "n_ctx"):  # a server: its context is its own
+            self.gauge.value = 0
+            self.gauge_label.value = f"<span style='{_GREY}'>context: the server's (last prompt {used:,} tokens)</span>"
+            return
         n_ctx = self.chat.n_ctx() if self.chat is not None else self.ctx.value
         self.gauge.max, self.gauge.value = n_ctx, min(used, n_ctx)
         self.gauge.bar_style = "danger" if used >= 0.9 * n_ctx else "warning" if used >= 0.7 * n_ctx else ""
@@ -281,6 +301,8 @@ class ChatApp(widgets.VBox):
         self.stop_button.disabled = not busy
         self.retry_button.disabled = self.edit_button.disabled = not has_turn
         self.new_button.disabled = self.export_button.disabled = self.load_button.disabled = busy
+        self.connect_button.disabled = busy
+        self.check_button.disabled = busy or not hasattr(self.chat, "learn")
 
     def scan(self) -> None:
         """Refill the model list from the folders."""
@@ -477,6 +499,49 @@ class ChatApp(widgets.VBox):
         self._say(f"loaded {entry.name}: {', '.join(f'{k} {v:,.1f} MiB' for k, v in loaded.buffers.items())}"
                   + (f"; {moved} tensors placed by overrides" if moved else ""))
 
+    def _connect(self) -> None:
+        """Chat with an OpenAI-compatible server instead of a local model. The key stays in the client only: the
+        box is emptied once connected, so no notebook or widget state keeps it."""
+        from workbench.run.remote import RemoteChat
+
+        url = self.server.value.strip()
+        if not url:
+            raise WorkbenchError("type the server's URL, e.g. http://127.0.0.1:8080/v1")
+        self._set_busy(True)
+        self.stop_button.disabled = True
+        self._say(f"connecting to {url} …")
+        key = self.api_key.value or None
+        self.api_key.value = ""
+        chat = RemoteChat(url, api_key=key)
+        name = chat.model  # reachability and the key, in one line
+        if self.loaded is not None:
+            self.loaded.close()
+        self.loaded, self.chat = None, chat
+        self.conversation.clear()
+        self._show_history(keep_live=False)
+        self.stats.value = self.server_report.value = ""
+        self._used = 0
+        self._show_gauge(0)
+        self._show_about()
+        self.check_button.disabled = False
+        self.api_key.placeholder = "key set (hidden)" if key else "empty: $OPENAI_API_KEY"
+        self._say(f"connected to {chat.base_url}: model {name}")
+
+    def _check_server(self) -> None:
+        """server-check against the connected server; the chat then sends only the thinking switch that works."""
+        from workbench.run.conformance import check_server
+
+        if self.chat is None or not hasattr(self.chat, "learn"):
+            raise WorkbenchError("connect to a server first")
+        self._set_busy(True)
+        self.stop_button.disabled = True
+        self._say("checking the server (12 probes) …")
+        report = check_server(self.chat.base_url, self.chat.model, api_key=self.chat.client.api_key)
+        self.chat.learn(report)
+        self.server_report.value = (f"<pre style='font-size:85%;line-height:1.3'>{html.escape(report.format())}</pre>")
+        self._say(f"checked {self.chat.base_url}: reasoning in {report.reasoning_field}; sending "
+                  f"{' and '.join(self.chat.switches)}=")
+
     def _generate(self, text: str | None = None) -> None:  # not ``_send``: that is ipywidgets' comm sender
         from workbench.run.chat import Sampling
 
@@ -531,7 +596,7 @@ class ChatApp(widgets.VBox):
                     step["calls"].append(event.call)
                 self.answer_view.value = _answer_html("".join(step["answer"]), step["calls"])
 
-        budget = self.budget.value if self.budget.value >= 0 else None
+        budget = self.budget.value if self.budget.value >= 0 and hasattr(self.chat, "llm") else None
         common = dict(mode=mode, sampling=sampling, max_tokens=self.max_tokens.value, stop=self._stop,
                       preserve_thinking=self.preserve.value, **({"reasoning_budget": budget} if budget is not None
                                                                else {}))
@@ -588,7 +653,8 @@ class ChatApp(widgets.VBox):
             raise WorkbenchError("nothing to edit yet")
         self._show_history(keep_live=False)
         self.prompt.value = text
-        self._used = self.chat.count(self.conversation.context(), mode=self.mode.value) if self.messages else 0
+        self._used = (self.chat.count(self.conversation.context(), mode=self.mode.value)
+                      if self.messages and hasattr(self.chat, "count") else 0)
         self._show_gauge(self._used)
         self._say("edit the message, then Send")
 
