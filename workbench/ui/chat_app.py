@@ -158,7 +158,7 @@ class ChatApp(widgets.VBox):
                                          tooltip="preserve_thinking: earlier turns keep their reasoning in the prompt "
                                                  "(templates that read it)", layout=widgets.Layout(width="16em"))
         self.budget = widgets.BoundedIntText(value=-1, min=-1, max=262144, description="reasoning budget (-1 = none)",
-                                             style=_WIDE, layout=widgets.Layout(width="17em"),
+                                             style=_WIDE, layout=widgets.Layout(width="22em"),
                                              tooltip="end the reasoning after this many tokens and answer")
         self.tools_line = widgets.HTML(
             f"<span style='{_GREY}'>tools: {', '.join(html.escape(n) for n in self.toolbox.functions)} "
