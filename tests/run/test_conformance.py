@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from tests.run.test_remote import _python_server
+from tests.run.test_remote import started_python_server
 from workbench.errors import InputError
 from workbench.run.conformance import check_server
-from workbench.run.llama_server import LlamaServer, free_port
+from workbench.run.llama_server import LlamaServer
 from workbench.run.remote import RemoteChat
 
 
@@ -55,21 +55,8 @@ def test_llama_cpp_server(demo_model):
     """llama_cpp.server passes no chat_template_kwargs to the template, so neither switch changes its prompt; on
     this build it also stops answering at the tool-result round trip after the probes before it, which the
     report says (no reply within the timeout, the rest not sent) instead of hanging the check."""
-    import time
-    import urllib.request
-
-    port = free_port()
-    proc = _python_server(demo_model, port)
-    url = f"http://127.0.0.1:{port}/v1"
+    proc, url = started_python_server(demo_model)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=1).read()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "llama_cpp.server did not start"
-                time.sleep(0.2)
         report = check_server(url, timeout=15)
     finally:
         proc.kill()

@@ -24,6 +24,23 @@ def _python_server(model: Path, port: int) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def started_python_server(model: Path) -> tuple[subprocess.Popen, str]:
+    """llama_cpp.server on a free loopback port, answering ``/v1/models``: the process and its ``/v1`` URL."""
+    port = free_port()
+    proc = _python_server(model, port)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=1).read()
+            return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"llama_cpp.server did not start: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module", params=["llama_cpp.server", "llama-server"])
 def server(request, tiny_vocab, tiny_model):
     """Both real servers users point the remote backend at, serving the tiny model on loopback."""
@@ -34,19 +51,7 @@ def server(request, tiny_vocab, tiny_model):
         with LlamaServer(["-m", str(tiny_model), "-c", "512", "--threads", "1", "--jinja"], binary=binary) as srv:
             yield f"{srv.url}/v1", load(tiny_vocab)
         return
-    port = free_port()
-    proc = _python_server(tiny_model, port)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"llama_cpp.server did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+    proc, url = started_python_server(tiny_model)
     yield url, load(tiny_vocab)
     proc.terminate()
     proc.wait(timeout=30)
