@@ -1,5 +1,5 @@
 # kimi-workbench — two commands on a fresh machine:
-#   make lab    set up .venv and llama-server (first time only), write the demo model, start JupyterLab on notebooks/
+#   make lab    set up .venv, llama-server and the vLLM environment (first time only), write the demo model, start JupyterLab
 #   make test   set up .venv, llama-server, the vLLM environment and Chromium (first time only), run every test
 #
 # The install is stamped with a hash of the dependency spec (pyproject.toml), so a
@@ -60,7 +60,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-lab: setup llama-server $(DEMO)
+lab: setup llama-server vllm $(DEMO)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_ARG) $(LAB_ARGS)
 
 # ruff, configured in pyproject.toml; make test runs it first
