@@ -47,7 +47,9 @@ def _one_line_error(template: str, renderer: str) -> str:
 
 @pytest.mark.parametrize("renderer", ["hf", "llama-cpp-python"])
 @pytest.mark.parametrize("name,template,what", HOSTILE, ids=[h[0] for h in HOSTILE])
-def test_python_renderers_stop_every_hostile_template(renderer, name, template, what):
+def test_python_renderers_stop_every_hostile_template(renderer, name, template, what, monkeypatch):
+    if name == "huge-output":  # what stops it must be the output limit, not a busy machine's clock
+        monkeypatch.setenv("KIMI_WB_TEMPLATE_SECONDS", "60")
     message = _one_line_error(template, renderer)
     if name not in SANDBOX:
         assert message, f"{name} rendered"
