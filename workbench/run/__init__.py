@@ -14,7 +14,10 @@ This is the public API:
 - :mod:`.chat`     sampling presets and local chat: template switch, streamed events, stop, cancel, tokens/s
 - :mod:`.conversation` what a chat keeps, what fits the context (drop the oldest turns or stop), exports
 - :mod:`.demo`     the demo model's sampling script: real words in Kimi's reply structure
+- :mod:`.tools`    the tool loop: your callables declared, called with parsed arguments, results returned
 - :mod:`.remote`   the same chat API against an OpenAI-compatible server
+- :mod:`.conformance` ``server-check``: what a server does with thinking, tools and streaming
+- :mod:`.vllm_server` real vLLM (CPU build) on loopback
 - :mod:`.models`   the GGUFs on this machine, split sets grouped
 - :mod:`.llama_server` the real ``llama-server``: built, found, run on loopback
 - :mod:`.server_renderer` ``llama-server`` as a chat-template renderer (a plugin of ``workbench.chat``)
