@@ -19,7 +19,12 @@ What a user sees:
   tokens, live tok/s and elapsed time), and a stats line after it (prompt and generation
   tokens and tok/s, time, finish reason);
 - a line that says what the loaded model is when it is the demo, and when its template has
-  no thinking switch (the mode then changes only the sampling).
+  no thinking switch (the mode then changes only the sampling);
+- thinking controls (keep earlier reasoning, a reasoning budget), the tools given with
+  ``tools=`` (each call and result shown), and instead of a local model a server with its API
+  key (emptied once connected) and a Check server button (:mod:`workbench.run.conformance`).
+
+How a message renders as HTML is :mod:`workbench.ui.turns`.
 
 Loading and generation run on a worker thread, so the notebook stays responsive and Stop
 works; every failure lands in the status line, never in a traceback or a frozen UI. Drivable
@@ -47,64 +52,16 @@ from workbench.run.conversation import Conversation
 from workbench.run.models import find_models
 from workbench.run.offload import PRESETS as OFFLOADS
 from workbench.ui.composer import Composer
+from workbench.ui.turns import GREY, answer_html, content_text, pre, step_html, tool_result_html, user_html
 from workbench.units import format_size
 
 _BAR = ("<div style='display:flex;align-items:center;gap:.5em'><span style='width:3em'>{dev}</span>"
         "<div style='background:#eee;width:240px;height:12px'><div style='background:{colour};height:12px;"
         "width:{pct:.0f}%'></div></div><span>{used} of {have}</span></div>")
 _WIDE = {"description_width": "initial"}  # labels are never cut ("temperat…")
-_GREY = "color:#555"
 OVERFLOW_CHOICES = [("drop the oldest turns", "drop"), ("stop and say so", "stop")]
 #: how often the status line is refreshed while a reply streams
 TICK_S = 0.25
-
-
-def _pre(text: str) -> str:
-    return f"<div style='white-space:pre-wrap;line-height:1.45'>{html.escape(text)}</div>"
-
-
-def _calls_html(calls: list[dict]) -> str:
-    out = []
-    for c in calls:
-        fn = c.get("function", {})
-        err = f" <span style='color:#b00'>({html.escape(c['error'])})</span>" if c.get("error") else ""
-        out.append(f"<div class='wb-tool-call' style='font-family:monospace;background:#f4f4f8;padding:.2em .4em;"
-                   f"margin:.2em 0'>tool call <b>{html.escape(str(fn.get('name', '')))}</b>"
-                   f"({html.escape(str(fn.get('arguments', '')))}){err}</div>")
-    return "".join(out)
-
-
-def _user_html(text: str, *, dropped: bool = False) -> str:
-    style = "opacity:.45;" if dropped else ""
-    return (f"<div style='{style}margin:.4em 0 .2em 0;line-height:1.45'><div style='display:inline-block;"
-            f"background:#e8f0fe;border-radius:6px;padding:.3em .6em;max-width:90%'>{_pre(text)}</div></div>")
-
-
-def _answer_html(answer: str, calls: list[dict], *, dropped: bool = False) -> str:
-    style = "opacity:.45;" if dropped else ""
-    body = _pre(answer.strip()) if answer.strip() else ""
-    return f"<div style='{style}margin:.1em 0 .4em 0'>{body}{_calls_html(calls)}</div>"
-
-
-def _tool_result_html(message: dict, *, dropped: bool = False) -> str:
-    style = "opacity:.45;" if dropped else ""
-    return (f"<div class='wb-tool-result' style='{style}font-family:monospace;background:#f1f8f1;padding:.2em .4em;"
-            f"margin:.2em 0'>result of <b>{html.escape(str(message.get('tool_call_id', '')))}</b>: "
-            f"{html.escape(_content_text(message))}</div>")
-
-
-def _step_html(reasoning: str, calls: list[dict], result: dict) -> str:
-    """One finished step of a tool loop, as the live area shows it: the reasoning (grey), the calls, the result."""
-    thought = (f"<div style='{_GREY};font-size:90%;white-space:pre-wrap'>{html.escape(reasoning.strip())}</div>"
-               if reasoning.strip() else "")
-    return thought + _calls_html(calls) + _tool_result_html(result)
-
-
-def _content_text(message: dict) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    return " ".join(p.get("text", "[image]") for p in content or [] if isinstance(p, dict))
 
 
 class ChatApp(widgets.VBox):
@@ -161,7 +118,7 @@ class ChatApp(widgets.VBox):
                                              style=_WIDE, layout=widgets.Layout(width="22em"),
                                              tooltip="end the reasoning after this many tokens and answer")
         self.tools_line = widgets.HTML(
-            f"<span style='{_GREY}'>tools: {', '.join(html.escape(n) for n in self.toolbox.functions)} "
+            f"<span style='{GREY}'>tools: {', '.join(html.escape(n) for n in self.toolbox.functions)} "
             "(only these run; each call and result is shown)</span>" if self.toolbox else "")
         self.live_steps = widgets.HTML()
         self.overflow = widgets.Dropdown(options=OVERFLOW_CHOICES, value="drop", description="When the context is full",
@@ -281,17 +238,17 @@ class ChatApp(widgets.VBox):
             note = self.chat.mode_note(self.mode.value) if hasattr(self.chat, "mode_note") else None
             if note:
                 lines.append(note)
-        self.about.value = "".join(f"<div style='{_GREY};font-size:90%'>{html.escape(x)}</div>" for x in lines)
+        self.about.value = "".join(f"<div style='{GREY};font-size:90%'>{html.escape(x)}</div>" for x in lines)
 
     def _show_gauge(self, used: int) -> None:
         if self.chat is not None and not hasattr(self.chat, "n_ctx"):  # a server: its context is its own
             self.gauge.value = 0
-            self.gauge_label.value = f"<span style='{_GREY}'>context: the server's (last prompt {used:,} tokens)</span>"
+            self.gauge_label.value = f"<span style='{GREY}'>context: the server's (last prompt {used:,} tokens)</span>"
             return
         n_ctx = self.chat.n_ctx() if self.chat is not None else self.ctx.value
         self.gauge.max, self.gauge.value = n_ctx, min(used, n_ctx)
         self.gauge.bar_style = "danger" if used >= 0.9 * n_ctx else "warning" if used >= 0.7 * n_ctx else ""
-        self.gauge_label.value = (f"<span style='{_GREY}'>context {used:,} of {n_ctx:,} tokens "
+        self.gauge_label.value = (f"<span style='{GREY}'>context {used:,} of {n_ctx:,} tokens "
                                   f"({100 * used / max(n_ctx, 1):.0f}%)</span>")
 
     def _set_busy(self, busy: bool) -> None:
@@ -359,8 +316,8 @@ class ChatApp(widgets.VBox):
         problems = "".join(f"<div style='color:#b00'>{html.escape(line(f))}</div>"
                            for f in compat.findings if f.severity == "error")
         self.plan_view.value = (f"<b>{p.verdict}</b> · recommended: {html.escape(p.recommendation)}{bars}"
-                                + "".join(f"<div style='{_GREY}'>{html.escape(r)}</div>" for r in p.reasons)
-                                + (problems or f"<div style='{_GREY}'>this llama.cpp reads its metadata</div>"))
+                                + "".join(f"<div style='{GREY}'>{html.escape(r)}</div>" for r in p.reasons)
+                                + (problems or f"<div style='{GREY}'>this llama.cpp reads its metadata</div>"))
 
     # -- the conversation on screen
 
@@ -372,26 +329,26 @@ class ChatApp(widgets.VBox):
             return w
         role = message.get("role")
         if role == "user":
-            w = widgets.HTML(_user_html(_content_text(message), dropped=dropped))
+            w = widgets.HTML(user_html(content_text(message), dropped=dropped))
             w.add_class("wb-turn-user")
         elif role == "assistant":
             parts = []
             if message.get("reasoning_content"):
-                view = widgets.HTML(_pre(message["reasoning_content"].strip()))
+                view = widgets.HTML(pre(message["reasoning_content"].strip()))
                 view.add_class("wb-reasoning")
                 parts.append(widgets.Accordion(children=[view], titles=("Reasoning",), selected_index=None))
-            answer = widgets.HTML(_answer_html(_content_text(message), message.get("tool_calls") or [],
+            answer = widgets.HTML(answer_html(content_text(message), message.get("tool_calls") or [],
                                                dropped=dropped))
             answer.add_class("wb-answer")
             parts.append(answer)
             w = widgets.VBox(parts)
             w.add_class("wb-turn-assistant")
         elif role == "tool":
-            w = widgets.HTML(_tool_result_html(message, dropped=dropped))
+            w = widgets.HTML(tool_result_html(message, dropped=dropped))
             w.add_class("wb-turn-tool")
         else:
-            w = widgets.HTML(f"<div style='{_GREY}'><b>{html.escape(str(role))}</b> "
-                             f"{_pre(_content_text(message))}</div>")
+            w = widgets.HTML(f"<div style='{GREY}'><b>{html.escape(str(role))}</b> "
+                             f"{pre(content_text(message))}</div>")
             w.add_class(f"wb-turn-{role}")
         if dropped:
             w.add_class("wb-dropped")
@@ -406,7 +363,7 @@ class ChatApp(widgets.VBox):
         children = [self._turn_widget(m, id(m) in dropped) for m in messages[:shown]]
         n_dropped = sum(id(m) in dropped for m in messages[:shown])
         if n_dropped:
-            note = widgets.HTML(f"<div style='{_GREY};font-size:90%;border-top:1px dashed #bbb'>"
+            note = widgets.HTML(f"<div style='{GREY};font-size:90%;border-top:1px dashed #bbb'>"
                                 f"{n_dropped} message{'s' if n_dropped > 1 else ''} above left the context</div>")
             note.add_class("wb-dropped-note")
             last_dropped = max(i for i, m in enumerate(messages[:shown]) if id(m) in dropped)
@@ -561,7 +518,7 @@ class ChatApp(widgets.VBox):
         if self.prompt.value.strip() == text:
             self.prompt.value = ""
         self._show_history(keep_live=False)
-        self.live_user.value = _user_html(text)
+        self.live_user.value = user_html(text)
         sampling = Sampling(self.temperature.value, self.top_p.value, self.min_p.value)
         started = time.perf_counter()
         self._live = {"started": started, "n_prompt": fit.n_prompt, "previous": self.chat.last}
@@ -574,7 +531,7 @@ class ChatApp(widgets.VBox):
 
         def show(event) -> None:
             if isinstance(event, tuple):  # ("tool_result", message): this step is done, the next reply follows
-                step["done"].append(_step_html("".join(step["reasoning"]), step["calls"], event[1]))
+                step["done"].append(step_html("".join(step["reasoning"]), step["calls"], event[1]))
                 self.live_steps.value = "".join(step["done"])
                 step.update(reasoning=[], answer=[], calls=[])
                 self.reasoning_view.value = self.answer_view.value = ""
@@ -586,7 +543,7 @@ class ChatApp(widgets.VBox):
                     self.reasoning_box.layout.display = None
                     self.reasoning_box.selected_index = 0  # open while the model thinks
                 step["reasoning"].append(event.text)
-                self.reasoning_view.value = _pre("".join(step["reasoning"]).lstrip())
+                self.reasoning_view.value = pre("".join(step["reasoning"]).lstrip())
             elif event.kind in ("answer", "tool_call"):
                 if not step["answer"] and not step["calls"] and self.reasoning_box.selected_index is not None:
                     self.reasoning_box.selected_index = None  # fold the reasoning once the answer starts
@@ -594,7 +551,7 @@ class ChatApp(widgets.VBox):
                     step["answer"].append(event.text)
                 else:
                     step["calls"].append(event.call)
-                self.answer_view.value = _answer_html("".join(step["answer"]), step["calls"])
+                self.answer_view.value = answer_html("".join(step["answer"]), step["calls"])
 
         budget = self.budget.value if self.budget.value >= 0 and hasattr(self.chat, "llm") else None
         common = dict(mode=mode, sampling=sampling, max_tokens=self.max_tokens.value, stop=self._stop,
@@ -627,7 +584,7 @@ class ChatApp(widgets.VBox):
         self._show_gauge(self._used)
         steps = f" · {len(added) // 2 + 1} replies, {sum(m.get('role') == 'tool' for m in added)} tool calls" \
             if len(added) > 1 else ""
-        self.stats.value = (f"<span style='{_GREY}'>prompt {r.n_prompt_tokens:,} tokens · "
+        self.stats.value = (f"<span style='{GREY}'>prompt {r.n_prompt_tokens:,} tokens · "
                             f"{r.prompt_tokens_per_s:,.0f} tok/s · reply {r.n_generated_tokens:,} tokens · "
                             f"{r.generation_tokens_per_s:,.1f} tok/s · {elapsed:.1f} s · {r.finish_reason}{steps}</span>")
         note = f" · {fit.dropped} oldest message{'s' if fit.dropped > 1 else ''} left the context" if fit.dropped else ""
