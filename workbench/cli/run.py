@@ -10,6 +10,7 @@ from pathlib import Path
 
 from workbench.cli.output import Record, at_least, emit, hint, size
 from workbench.errors import InputError
+from workbench.units import format_size
 
 DIM, RESET = "\033[2m", "\033[0m"
 
@@ -21,11 +22,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from workbench.run.planner import PlanReport
 
     offload = choose(args.preset, overrides=args.override_tensor or "", n_gpu_layers=args.ngl)
-    try:
-        prefetch(split_members(args.path)[0])  # llama.cpp's isolated read runs while the headers are planned
-    except InputError:
-        pass  # inspect says what is wrong with the path
+    from workbench.gguffile.remote import is_url
+
+    if not is_url(args.path):
+        try:
+            prefetch(split_members(args.path)[0])  # llama.cpp's isolated read runs while the headers are planned
+        except InputError:
+            pass  # inspect says what is wrong with the path
     info = inspect(args.path)
+    if info.transfer is not None:
+        t = info.transfer
+        hint(f"read {len(info.files)} remote header(s): {format_size(t.bytes)} in {t.requests} range request(s)"
+             + (f", {t.cached} from the header cache" if t.cached else ""))
     plan = plan_memory(info, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk,
                        mmproj=args.mmproj, mmproj_offload=not args.no_mmproj_offload)
     emit(PlanReport(plan, check_compat(info), SAMPLING[args.mode]), json_mode=args.json)

@@ -106,6 +106,8 @@ class GGUFInfo:
     """One GGUF file or a whole split set, from the headers."""
 
     files: list[FileInfo]
+    #: for a remote set: the bytes and requests that went over the wire (a workbench.gguffile.remote.Transfer)
+    transfer: object = None
 
     @property
     def path(self) -> Path:
@@ -250,8 +252,8 @@ def split_members(path: str | os.PathLike[str]) -> list[Path]:
     return members
 
 
-def read_file(path: Path) -> FileInfo:
-    h = read_header(path)
+def read_file(path: Path, header: Header | None = None) -> FileInfo:
+    h = header if header is not None else read_header(path)
     keys = {}
     for name, f in h.fields.items():
         if f.count is not None:
@@ -271,9 +273,35 @@ def _ggml_name(code: int) -> str:
 
 
 def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
-    """Headers of ``path`` and, when it is one file of a split set, of every other member."""
+    """Headers of ``path`` and, when it is one file of a split set, of every other member.
+
+    ``path`` may be an ``http(s)://`` URL (any member of a set): the headers are read by range requests,
+    all members in parallel, or from the header cache (:mod:`workbench.gguffile.remote`);
+    :attr:`GGUFInfo.transfer` then says how many bytes came over the wire.
+    """
+    from workbench.gguffile.remote import is_url
+
+    if is_url(path):
+        return _inspect_remote(str(path))
     files = [read_file(p) for p in split_members(path)]  # each waits out a live patch, refuses an abandoned one
     count = files[0].keys.get(Keys.Split.LLM_KV_SPLIT_COUNT)
     if count is not None and count.value != len(files):
         raise InputError(f"{files[0].path}: split.count is {count.value} but {len(files)} file(s) were found")
     return GGUFInfo(files)
+
+
+def _inspect_remote(url: str) -> GGUFInfo:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workbench.gguffile.remote import Transfer, Url, member_urls, read_remote_header
+
+    first = Url(url)
+    members = member_urls(first) or [first]
+    transfer = Transfer()
+    with ThreadPoolExecutor(max_workers=min(8, len(members))) as pool:
+        headers = list(pool.map(lambda u: read_remote_header(u, transfer=transfer), members))
+    files = [read_file(u, h) for u, h in zip(members, headers)]
+    count = files[0].keys.get(Keys.Split.LLM_KV_SPLIT_COUNT)
+    if count is not None and count.value != len(files):
+        raise InputError(f"{first}: split.count is {count.value} but the name says {len(files)} file(s)")
+    return GGUFInfo(files, transfer=transfer)

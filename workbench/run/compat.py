@@ -93,8 +93,12 @@ def check_compat(path: str | os.PathLike[str] | GGUFInfo) -> Report:
     else:
         _add(report, "experts", True, f"{experts} routed, {used} used (llama.cpp allows {LLAMA_MAX_EXPERTS})")
 
-    reason = _llama_cpp_refusal(Path(info.path))
     pre = info.value(Keys.Tokenizer.PRE)
+    if info.transfer is not None:  # a remote file: llama.cpp reads local files only
+        _add(report, "llama.cpp", True, "skipped for a remote file (llama.cpp reads local files; the header checks "
+                                        "above ran on the remote header)")
+        return report
+    reason = _llama_cpp_refusal(Path(info.path))
     _add(report, "llama.cpp", reason is None, reason or (
         f"reads the metadata: architecture {arch}" + (f", pre-tokenizer {pre}" if pre else "")))
     return report

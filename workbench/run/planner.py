@@ -61,8 +61,11 @@ class MemoryPlan:
                 for d in sorted(devices)}
 
     def command(self, model: str | None = None, *, sampling=None) -> list[str]:
-        """The ``llama-server`` command line for this plan."""
-        args = ["llama-server", "-m", model or self.path, *self.offload.cli_args(), "--ctx-size", str(self.n_ctx),
+        """The ``llama-server`` command line for this plan (a remote file by its name: where the download will be)."""
+        from workbench.gguffile.remote import Url, is_url
+
+        local = Url(self.path).name if is_url(self.path) else self.path
+        args = ["llama-server", "-m", model or local, *self.offload.cli_args(), "--ctx-size", str(self.n_ctx),
                 "--jinja"]
         if self.mmproj:
             args += ["--mmproj", self.mmproj] + ([] if self.mmproj_offload else ["--no-mmproj-offload"])
@@ -147,7 +150,9 @@ def plan_memory(
         ram_b = psutil.virtual_memory().available
     else:
         ram_b = parse_size(ram)
-    disk_b = parse_size(disk) if disk is not None else shutil.disk_usage(Path(info.path).parent).free
+    # free disk beside the model; for a remote file, here (where it would be downloaded)
+    disk_b = parse_size(disk) if disk is not None else shutil.disk_usage(
+        Path.cwd() if info.transfer is not None else Path(info.path).parent).free
     gpu = vram_b > 0 and offload.n_gpu_layers > 0
     weights = place(info, offload, gpu=gpu)
     if projector is not None:
