@@ -32,13 +32,13 @@ from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.gguffile.header import Header
-from workbench.gguffile.splits import SPLIT_NAME
 
 _URL = re.compile(r"^https?://[^/\s]+/\S+$")
 
 
 class Url(str):
-    """A remote file's URL with the few ``Path`` manners the GGUF tools use (``name``, ``with_name``, ``parent``)."""
+    """A remote file's URL with the few ``Path`` manners the GGUF tools use (``name``, ``with_name``, ``parent``):
+    :func:`workbench.gguffile.splits.member_names` names a remote split set's members as it does a local one's."""
 
     @property
     def name(self) -> str:
@@ -54,15 +54,6 @@ class Url(str):
 
 def is_url(path) -> bool:
     return isinstance(path, str) and _URL.match(path) is not None
-
-
-def member_urls(url: Url) -> list[Url] | None:
-    """Every member of the split set the URL names (``-0000K-of-0000N.gguf``), in order; None for a single file."""
-    m = SPLIT_NAME.match(url.name)
-    if not m:
-        return None
-    count = int(m["count"])
-    return [url.with_name(f"{m['stem']}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
 
 
 @dataclass

@@ -293,10 +293,10 @@ def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
 def _inspect_remote(url: str) -> GGUFInfo:
     from concurrent.futures import ThreadPoolExecutor
 
-    from workbench.gguffile.remote import Transfer, Url, member_urls, read_remote_header
+    from workbench.gguffile.remote import Transfer, Url, read_remote_header
 
     first = Url(url)
-    members = member_urls(first) or [first]
+    members = member_names(first) or [first]
     transfer = Transfer()
     with ThreadPoolExecutor(max_workers=min(8, len(members))) as pool:
         headers = list(pool.map(lambda u: read_remote_header(u, transfer=transfer), members))
