@@ -126,6 +126,22 @@ def script_for(assets: TokenizerAssets, template: str, *, width: int, tool: dict
     return Script(dims, pairs, close, parts["call"][0], parts["answer"][0], marker, width)
 
 
+def _embed(emb: np.ndarray, script: Script) -> None:
+    """Each input token its own unit dimension; the marker its own (rows are tokens, in both formats)."""
+    for t, d in script.dims.items():
+        emb[t, d] = A
+    emb[script.marker, script.d_marker] = A
+
+
+def _successors(head: np.ndarray, script: Script) -> None:
+    """Output rows: each successor reads its token's dimension; after </think>, the call reads </think> and the
+    answer the AND dimension."""
+    for a, b in script.pairs:
+        head[b, script.dims[a]] += W
+    head[script.call_first, script.dims[script.close]] += W
+    head[script.answer_first, script.d_and] += W
+
+
 def gguf_weights(table, script: Script) -> list[np.ndarray]:
     """The scripted weights for a ``deepseek2`` tensor table (numpy order), one F32 array per tensor."""
     out = []
@@ -133,14 +149,9 @@ def gguf_weights(table, script: Script) -> list[np.ndarray]:
         w = np.ones(spec.shape, np.float32) if spec.name.endswith("norm.weight") else np.zeros(spec.shape, np.float32)
         name = spec.name
         if name == "token_embd.weight":
-            for t, d in script.dims.items():
-                w[t, d] = A
-            w[script.marker, script.d_marker] = A
+            _embed(w, script)
         elif name == "output.weight":
-            for a, b in script.pairs:
-                w[b, script.dims[a]] += W
-            w[script.call_first, script.dims[script.close]] += W
-            w[script.answer_first, script.d_and] += W
+            _successors(w, script)
         elif name == "blk.0.attn_kv_a_mqa.weight":
             w[0, script.d_marker] = 1.0  # the latent's first dimension: "this is the marker"
         elif name == "blk.0.attn_v_b.weight":
@@ -187,14 +198,8 @@ def make_scripted_model(out: str | os.PathLike[str], *, vocab: TokenizerAssets |
 def hf_weights(cfg: dict, tensors: dict, script: Script) -> dict:
     """The same program in a ``DeepseekV3ForCausalLM`` state dict (``tensors`` give the names and shapes)."""
     out = {k: (np.ones_like(v) if k.endswith("norm.weight") else np.zeros_like(v)) for k, v in tensors.items()}
-    emb, head = out["model.embed_tokens.weight"], out["lm_head.weight"]
-    for t, d in script.dims.items():
-        emb[t, d] = A
-    emb[script.marker, script.d_marker] = A
-    for a, b in script.pairs:
-        head[b, script.dims[a]] += W
-    head[script.call_first, script.dims[script.close]] += W
-    head[script.answer_first, script.d_and] += W
+    _embed(out["model.embed_tokens.weight"], script)
+    _successors(out["lm_head.weight"], script)
     p = "model.layers.0."
     out[p + "self_attn.kv_a_proj_with_mqa.weight"][0, script.d_marker] = 1.0
     out[p + "self_attn.kv_b_proj.weight"][cfg["qk_nope_head_dim"], 0] = 1.0  # head 0: its first value dimension
