@@ -445,11 +445,7 @@ class ChatApp(widgets.VBox):
         self._say(f"loading {entry.name} …")
         loaded = load_model(entry.path, self.offload_choice(), n_ctx=self.ctx.value, n_threads=self.threads.value or None)
         self.loaded, self.chat = loaded, LocalChat(loaded)
-        self.conversation.clear()  # a new model starts a new conversation
-        self._show_history(keep_live=False)
-        self.stats.value = ""
-        self._used = 0
-        self._show_gauge(0)
+        self._reset_conversation()  # a new model starts a new conversation
         self._show_about()
         self.progress.value = 1
         moved = len(loaded.overridden)
@@ -474,11 +470,8 @@ class ChatApp(widgets.VBox):
         if self.loaded is not None:
             self.loaded.close()
         self.loaded, self.chat = None, chat
-        self.conversation.clear()
-        self._show_history(keep_live=False)
-        self.stats.value = self.server_report.value = ""
-        self._used = 0
-        self._show_gauge(0)
+        self._reset_conversation()
+        self.server_report.value = ""
         self._show_about()
         self.check_button.disabled = False
         self.api_key.placeholder = "key set (hidden)" if key else "empty: $OPENAI_API_KEY"
@@ -617,13 +610,17 @@ class ChatApp(widgets.VBox):
 
     def new_chat(self) -> None:
         """Clear the conversation (the model stays loaded)."""
+        self._reset_conversation()
+        self._say("new chat" if self.chat is not None else "new chat; load a model to start")
+
+    def _reset_conversation(self) -> None:
+        """An empty conversation on screen: no turns, no stats, the gauge at zero."""
         self.conversation.clear()
         self._show_history(keep_live=False)
         self.stats.value = ""
         self.reply = None
         self._used = 0
         self._show_gauge(0)
-        self._say("new chat" if self.chat is not None else "new chat; load a model to start")
 
     def export(self) -> tuple[Path, Path]:
         """Write the conversation as an OpenAI request body (JSON) and its last exact prompt; returns both paths."""
