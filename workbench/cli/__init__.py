@@ -5,7 +5,7 @@ One module per command group, each with a ``register`` that adds its parsers:
 - :mod:`.pretok`  split, diff, scan, fuzz, parity, schemes
 - :mod:`.tokens`  token-parity, build-vocab, verify, render, render-parity, tokens
 - :mod:`.gguf`    gguf inspect | patch | fix-kimi | restore, make-tiny-model
-- :mod:`.run`     plan, build-llama-server, chat, server-check
+- :mod:`.run`     plan, quants, build-llama-server, chat, server-check
 - :mod:`.output`  the one way to print: a report's ``format()``, or its ``to_dict()`` as one JSON document
 
 Exit codes: 0 done, 1 a check found errors, 2 a user error (one line on stderr, no traceback).

@@ -12,19 +12,20 @@ from workbench.units import format_size
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from workbench.ggufio import inspect
+    from workbench.cli.output import inspect_any
 
-    info = inspect(args.path)
+    info = inspect_any(args.path)
     emit(info, json_mode=args.json, text=None if args.json else info.format(tensors=args.tensors))
     return 0
 
 
 def cmd_patch(args: argparse.Namespace) -> int:
     from workbench.chat.render import read_template
-    from workbench.ggufio import TEMPLATE_KEY, inspect, patch
+    from workbench.ggufio import TEMPLATE_KEY, inspect, patch, split_members
     from workbench.ggufio.patching import PatchReport
     from workbench.ggufio.values import parse_assignments
 
+    split_members(args.path)  # a remote address or an incomplete set is refused before any header is read
     values = parse_assignments(args.set or [], {k: v.type for k, v in inspect(args.path).keys.items()})
     if args.template_file:
         values[TEMPLATE_KEY] = read_template(Path(args.template_file))

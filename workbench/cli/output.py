@@ -104,3 +104,21 @@ def size(text: str) -> str:
     except InputError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def inspect_any(path: str):
+    """``inspect(path)``; for a remote address, progress on a terminal and the bytes read, as hints."""
+    from workbench.gguffile.remote import is_url
+    from workbench.ggufio import inspect
+
+    if not is_url(path):
+        return inspect(path)
+
+    def progress(done: int, total: int, name: str) -> None:
+        if sys.stderr.isatty():
+            print(f"\rreading remote headers {done}/{total} ({name})\033[K", end="" if done < total else "\n",
+                  file=sys.stderr, flush=True)
+
+    info = inspect(path, progress=progress)
+    hint(info.transfer.summary(len(info.files)))
+    return info

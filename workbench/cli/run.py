@@ -1,4 +1,4 @@
-"""``kimi-wb plan``, ``chat`` (one-shot or interactive, a local GGUF or an OpenAI-compatible server) and
+"""``kimi-wb plan``, ``quants``, ``chat`` (one-shot or interactive, a local GGUF or an OpenAI-compatible server) and
 ``build-llama-server``: thin over :mod:`workbench.run`."""
 
 from __future__ import annotations
@@ -8,15 +8,14 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.cli.output import Record, at_least, emit, hint, size
+from workbench.cli.output import Record, at_least, emit, hint, inspect_any, size
 from workbench.errors import InputError
-from workbench.units import format_size
 
 DIM, RESET = "\033[2m", "\033[0m"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from workbench.ggufio import inspect, split_members
+    from workbench.ggufio import split_members
     from workbench.llamacpp import prefetch
     from workbench.run import SAMPLING, check_compat, choose, plan_memory
     from workbench.run.planner import PlanReport
@@ -29,14 +28,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
             prefetch(split_members(args.path)[0])  # llama.cpp's isolated read runs while the headers are planned
         except InputError:
             pass  # inspect says what is wrong with the path
-    info = inspect(args.path)
-    if info.transfer is not None:
-        t = info.transfer
-        hint(f"read {len(info.files)} remote header(s): {format_size(t.bytes)} in {t.requests} range request(s)"
-             + (f", {t.cached} from the header cache" if t.cached else ""))
+    info = inspect_any(args.path)
     plan = plan_memory(info, offload, n_ctx=args.ctx, vram=args.vram, ram=args.ram, disk=args.disk,
                        mmproj=args.mmproj, mmproj_offload=not args.no_mmproj_offload)
     emit(PlanReport(plan, check_compat(info), SAMPLING[args.mode]), json_mode=args.json)
+    return 0
+
+
+def cmd_quants(args: argparse.Namespace) -> int:
+    from workbench.run.quants import quants
+
+    def progress(done: int, total: int, name: str) -> None:
+        if sys.stderr.isatty():
+            print(f"\rreading quant {done}/{total} ({name})\033[K", end="" if done < total else "\n",
+                  file=sys.stderr, flush=True)
+
+    table = quants(args.repo, vram=args.vram, ram=args.ram, disk=args.disk, n_ctx=args.ctx,
+                   check=not args.no_verify, progress=progress)
+    hint(f"read the headers of {len(table.rows)} quant(s): {table.header_bytes / 1e6:.1f} MB over the wire, "
+         f"{table.cached} header(s) from the cache")
+    emit(table, json_mode=args.json)
     return 0
 
 
@@ -169,7 +180,8 @@ def cmd_build_llama_server(args: argparse.Namespace) -> int:
 
 def register(add) -> None:
     p = add("plan", cmd_plan, "memory plan of a GGUF (or split set) under an offload, and the llama-server command")
-    p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set")
+    p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set; remote: https://…/X.gguf "
+                                                "or hf://OWNER/REPO/PATH (a file or a quant folder); only headers are read")
     p.add_argument("--preset", default="gpu-all", help="offload preset (gpu-all, experts-cpu, n-cpu-moe:N, …)")
     p.add_argument("--override-tensor", "-ot", metavar="S", help="llama.cpp -ot string instead of a preset")
     p.add_argument("--ngl", type=at_least(0), help="n_gpu_layers (default 99 = all)")
@@ -180,6 +192,15 @@ def register(add) -> None:
     p.add_argument("--mode", default="thinking", choices=["thinking", "instant"], help="sampling flags in the command")
     p.add_argument("--mmproj", metavar="FILE", help="a vision projector (mmproj-*.gguf, K2.6): its weights on the GPU")
     p.add_argument("--no-mmproj-offload", action="store_true", help="keep the projector's weights on the CPU")
+
+    p = add("quants", cmd_quants, "every quant in a Hugging Face repo for this machine, before the download: size, "
+                                  "verdict, least offload and its command, EOS and template")
+    p.add_argument("repo", metavar="hf://OWNER/REPO", help="a Hub repo (or a folder in it); only headers are read")
+    p.add_argument("--ctx", type=at_least(1), default=8192, help="context size (default 8192)")
+    p.add_argument("--vram", type=size, default="0", help="GPU memory, e.g. 24GiB (default 0: no GPU)")
+    p.add_argument("--ram", type=size, help="RAM, e.g. 256GiB (default: this machine's available RAM)")
+    p.add_argument("--disk", type=size, help="free disk for mmap paging (default: free space here)")
+    p.add_argument("--no-verify", action="store_true", help="skip the EOS and template checks")
 
     p = add("build-llama-server", cmd_build_llama_server,
             "build the real llama-server (CPU) once from the pinned llama-cpp-python sources; print its path")

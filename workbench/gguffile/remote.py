@@ -1,23 +1,34 @@
-"""GGUF headers over HTTP: range requests for the header bytes only, never the tensor data.
+"""GGUF headers over HTTP and from the Hugging Face Hub: range requests for the header bytes only.
 
-A Kimi quant is 230–600 GB in 5–13 files; to inspect or plan it before the download, only each
-file's header (a few MB) is needed. :func:`read_remote_header` opens the URL through ``fsspec``'s
-``HTTPFileSystem`` (``aiohttp`` underneath; no hand-written client), learns the size from the
-server, and runs the same bounded walk as a local file (:mod:`workbench.gguffile.walk`) over
-range reads, counting the bytes that came over the wire (:class:`Transfer`).
+A Kimi quant is 230–600 GB in 5–13 files; to inspect, plan or verify it before the download, only
+each file's header (a few MB) is needed. Two kinds of address are remote (:func:`is_url`):
 
-- Before any read, a 24-byte range request must come back as a range (206 or ``Content-Range``);
-  a server that answers with the whole file is refused after its status line ("ignores HTTP Range
-  requests"), never downloaded. A 404, an unreachable host or a timeout is one line too, and a
-  truncated or garbled header is the walk's own one-line error, as for a local file.
-- Headers are cached on disk (``KIMI_WB_CACHE``, default ``~/.cache/kimi-workbench/headers``)
-  keyed by the URL and the server's ETag (or the size when it sends none): a second plan of the
-  same files transfers nothing.
+- ``https://host/…/X-00001-of-00008.gguf`` (any member of a set), read through ``fsspec``'s
+  ``HTTPFileSystem`` (``aiohttp`` underneath);
+- ``hf://OWNER/REPO/PATH`` (``hf://OWNER/REPO@REVISION/PATH`` for a branch or commit), read
+  through ``huggingface_hub``'s ``HfFileSystem``, which honours ``HF_ENDPOINT`` and ``HF_TOKEN``
+  (gated repos). PATH may be a file or a quant folder such as ``UD-Q2_K_XL/``
+  (:func:`resolve` picks the set inside it); :func:`list_ggufs` lists a whole repo.
+
+:func:`read_remote_header` learns the size, then runs the same bounded walk as a local file
+(:mod:`workbench.gguffile.walk`) over range reads, counting the bytes that came over the wire
+(:class:`Transfer`). No hand-written HTTP client.
+
+- Before reading an ``http(s)`` file, a 24-byte range request must come back as a range (206 or
+  ``Content-Range``); a server that answers with the whole file is refused after its status line
+  ("ignores HTTP Range requests"), never downloaded. The Hub always answers ranges.
+- A 404, an unreachable host, a gated repo without a token or a timeout (``timeout`` seconds per
+  request, default ``$KIMI_WB_REMOTE_TIMEOUT`` or 60) is one line; a truncated or garbled header is
+  the walk's own one-line error, as for a local file.
+- Headers are cached on disk (``$KIMI_WB_CACHE/headers``, default ``~/.cache/kimi-workbench``)
+  keyed by the address and the server's ETag (the Hub's content hash; the size when a server sends
+  neither): a second plan of the same files transfers nothing.
 
     >>> t = Transfer()
-    >>> header = read_remote_header(Url("https://host/Kimi-K2-00001-of-00008.gguf"), transfer=t)  # doctest: +SKIP
-    >>> t.bytes                                                                                   # doctest: +SKIP
-    6291456
+    >>> header = read_remote_header(Url("hf://unsloth/Kimi-K2-Instruct-GGUF/UD-Q2_K_XL/"
+    ...                                 "Kimi-K2-Instruct-UD-Q2_K_XL-00001-of-00008.gguf"), transfer=t)  # doctest: +SKIP
+    >>> t.bytes, t.requests                                                                     # doctest: +SKIP
+    (1179648, 2)
 """
 
 from __future__ import annotations
@@ -32,28 +43,62 @@ from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.gguffile.header import Header
+from workbench.gguffile.splits import SPLIT_NAME
 
-_URL = re.compile(r"^https?://[^/\s]+/\S+$")
+_URL = re.compile(r"^(https?://[^/\s]+/\S+|hf://[^/\s@]+/[^/\s]+(/\S*)?)$")
+HUB = "hf://"
+#: files in a repo that are not models: vision projectors (``--mmproj``) and imatrix data
+_NOT_A_MODEL = re.compile(r"^(mmproj|imatrix)", re.IGNORECASE)
 
 
 class Url(str):
-    """A remote file's URL with the few ``Path`` manners the GGUF tools use (``name``, ``with_name``, ``parent``):
+    """A remote file's address with the few ``Path`` manners the GGUF tools use (``name``, ``with_name``, ``parent``):
     :func:`workbench.gguffile.splits.member_names` names a remote split set's members as it does a local one's."""
 
     @property
     def name(self) -> str:
-        return self.rsplit("/", 1)[-1].split("?", 1)[0]
+        return self.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
 
     @property
     def parent(self) -> Url:
-        return Url(self.rsplit("/", 1)[0])
+        return Url(self.rstrip("/").rsplit("/", 1)[0])
 
     def with_name(self, name: str) -> Url:
         return Url(f"{self.parent}/{name}")
 
+    @property
+    def hub(self) -> bool:
+        """An ``hf://`` address (read through ``HfFileSystem``)."""
+        return self.startswith(HUB)
+
+    @property
+    def hub_path(self) -> str:
+        """``OWNER/REPO[@REV]/PATH`` for ``HfFileSystem``."""
+        return self[len(HUB):].rstrip("/")
+
+    @property
+    def repo(self) -> str:
+        """``OWNER/REPO`` of an ``hf://`` address."""
+        owner, name = self.hub_path.split("/")[:2]
+        return f"{owner}/{name.split('@', 1)[0]}"
+
+    @property
+    def local_name(self) -> str:
+        """Where the file lands when downloaded: its path in the repo (``hf download`` keeps folders), or its name."""
+        return self.hub_path.split("/", 2)[2] if self.hub and self.hub_path.count("/") >= 2 else self.name
+
 
 def is_url(path) -> bool:
+    """``http(s)://host/…`` or ``hf://OWNER/REPO[/PATH]``."""
     return isinstance(path, str) and _URL.match(path) is not None
+
+
+def default_timeout() -> float:
+    try:
+        return float(os.environ.get("KIMI_WB_REMOTE_TIMEOUT", "60"))
+    except ValueError:
+        raise InputError(f"KIMI_WB_REMOTE_TIMEOUT is {os.environ['KIMI_WB_REMOTE_TIMEOUT']!r}, "
+                         "expected a number of seconds") from None
 
 
 @dataclass
@@ -69,6 +114,15 @@ class Transfer:
         with self._lock:
             self.bytes += n
             self.requests += 1
+
+    def hit(self) -> None:
+        with self._lock:
+            self.cached += 1
+
+    def summary(self, files: int) -> str:
+        """``read 8 remote header(s): 10.2 MB in 13 range request(s), 0 from the cache``."""
+        return (f"read {files} remote header(s): {self.bytes / 1e6:.1f} MB in {self.requests} range request(s), "
+                f"{self.cached} from the cache")
 
 
 class _Counted:
@@ -90,7 +144,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("KIMI_WB_CACHE", Path.home() / ".cache" / "kimi-workbench")) / "headers"
 
 
-def _filesystem(timeout: float):
+def _http_filesystem(timeout: float):
     try:
         import aiohttp
         import fsspec
@@ -100,59 +154,105 @@ def _filesystem(timeout: float):
                              skip_instance_cache=True)
 
 
+def hub_filesystem():
+    """An ``HfFileSystem`` for ``$HF_ENDPOINT`` (read now, so a mirror set after import counts), token from the
+    environment; one per operation, so a listing is never stale."""
+    from huggingface_hub import HfFileSystem
+
+    return HfFileSystem(endpoint=os.environ.get("HF_ENDPOINT") or None, skip_instance_cache=True)
+
+
 def _one_line(url: str, e: BaseException) -> InputError:
     text = " ".join(str(e).split()) or type(e).__name__
-    if isinstance(e, FileNotFoundError):
+    kind = type(e).__name__
+    if isinstance(e, FileNotFoundError) or kind in ("RepositoryNotFoundError", "EntryNotFoundError",
+                                                    "RevisionNotFoundError"):
         return InputError(f"{url}: not found (HTTP 404)")
+    if kind == "GatedRepoError" or "401" in text[:80] or "403" in text[:80]:
+        return InputError(f"{url}: the repo is gated or private; accept its terms on the Hub and set HF_TOKEN")
+    if kind == "OfflineModeIsEnabled":
+        return InputError(f"{url}: HF_HUB_OFFLINE is set, so the Hub is not asked; unset it to read remote headers")
     if "range" in text.lower():
         return InputError(f"{url}: the server ignores HTTP Range requests, so its header cannot be read without "
                           "downloading the whole file; the workbench reads headers only")
-    if "timeout" in type(e).__name__.lower() or "timed out" in text.lower():
+    if "timeout" in kind.lower() or "timed out" in text.lower():
         return InputError(f"{url}: no answer in time ({text[:120]})")
     return InputError(f"{url}: cannot read: {text[:200]}")
 
 
-def _ranges_honoured(url: str, timeout: float) -> None:
-    """Ask for the first 24 bytes; a server that answers with the whole file (200, no Content-Range) is refused
-    here, the connection closed after the status line, before a byte of the body is read."""
+def _ranges_honoured(url: str, timeout: float) -> tuple[int | None, str | None]:
+    """Ask for the first 24 bytes: (the file's size, its ETag) from the answer's ``Content-Range`` and headers.
+    A server that answers with the whole file (200, no ``Content-Range``) is refused here, the connection closed
+    after the status line, before a byte of the body is read."""
     import urllib.error
     import urllib.request
 
     req = urllib.request.Request(url, headers={"Range": "bytes=0-23"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            if r.status != 206 and not r.headers.get("Content-Range"):
+            ranged = r.headers.get("Content-Range")
+            if r.status != 206 and not ranged:
                 raise InputError(f"{url}: the server ignores HTTP Range requests (it answered {r.status} with the "
                                  "whole file), so its header cannot be read without downloading it; the workbench "
                                  "reads headers only")
+            total = (ranged or "").rsplit("/", 1)[-1]
+            return (int(total) if total.isdigit() else None), r.headers.get("ETag")
     except urllib.error.HTTPError as e:
         if e.code == 404:
             raise _one_line(url, FileNotFoundError(url)) from None
         raise InputError(f"{url}: HTTP {e.code} {e.reason}") from None
     except (urllib.error.URLError, OSError) as e:
-        raise _one_line(url, e) from None
+        raise _one_line(url, getattr(e, "reason", None) if isinstance(getattr(e, "reason", None), OSError) else e) \
+            from None
 
 
-def read_remote_header(url: Url, *, transfer: Transfer, timeout: float = 60.0) -> Header:
+def _hub_tag(entry: dict) -> str | None:
+    lfs = entry.get("lfs")
+    sha = getattr(lfs, "sha256", None) or (lfs.get("sha256") or lfs.get("oid") if isinstance(lfs, dict) else None)
+    return sha or entry.get("xet_hash") or entry.get("blob_id")
+
+
+def _open_remote(url: Url, timeout: float, fs=None):
+    """(opener, size, tag) for ``url``: ``opener()`` gives a file object whose reads are range requests."""
+    if url.hub:
+        fs = fs or hub_filesystem()
+        entry = fs.info(url.hub_path)
+        if entry.get("type") != "file":
+            raise InputError(f"{url}: a folder; name a .gguf file in it, or let inspect pick the set in it")
+        if not _hub_tag(entry):  # info() keeps name, size and type; the listing has the content hash
+            entry = next((e for e in fs.ls(url.parent.hub_path, detail=True) if e["name"] == entry["name"]), entry)
+        size = entry.get("size")
+        return (lambda: fs.open(url.hub_path, "rb", block_size=1 << 20, cache_type="none", size=size),
+                size, _hub_tag(entry))
+    size, tag = _ranges_honoured(url, timeout)  # before anything else: a silent server or a 404 is named as such
+    fs = _http_filesystem(timeout)
+    if size is None:
+        info = fs.info(url)
+        size, tag = info.get("size"), info.get("ETag") or info.get("etag")
+    return (lambda: fs.open(url, "rb", block_size=1 << 20, cache_type="none", size=size),  # each read one range
+            size, tag)
+
+
+def read_remote_header(url: Url, *, transfer: Transfer, timeout: float | None = None, fs=None) -> Header:
     """The header of the GGUF at ``url``, by range requests (or from the header cache); one line on any failure."""
     from workbench.gguffile.walk import _Bytes, _walk
 
-    fs = _filesystem(timeout)
+    url = Url(url)
+    timeout = default_timeout() if timeout is None else timeout
     try:
-        info = fs.info(url)
-    except Exception as e:  # aiohttp, asyncio and fsspec raise many kinds: each becomes one line
+        opener, size, tag = _open_remote(url, timeout, fs)
+    except InputError:
+        raise
+    except Exception as e:  # aiohttp, asyncio, httpx, fsspec and huggingface_hub raise many kinds: each is one line
         raise _one_line(url, e) from None
-    size = info.get("size")
     if not isinstance(size, int) or size < 24:
         raise InputError(f"{url}: the server gives no usable size ({size!r}); cannot read its header by ranges")
-    _ranges_honoured(url, timeout)
-    tag = str(info.get("ETag") or info.get("etag") or f"size-{size}")
-    cached = cache_dir() / (hashlib.sha256(f"{url}\n{tag}".encode()).hexdigest() + ".header")
+    cached = cache_dir() / (hashlib.sha256(f"{url}\n{tag or f'size-{size}'}".encode()).hexdigest() + ".header")
     if cached.is_file():
-        transfer.cached += 1
+        transfer.hit()
         return _walk(url, _Bytes(io.BytesIO(cached.read_bytes()), url, size), size)
     try:
-        with fs.open(url, "rb", block_size=1 << 20, cache_type="none", size=size) as f:  # each read one range
+        with opener() as f:
             b = _Bytes(_Counted(f, transfer), url, size)
             header = _walk(url, b, size)
     except InputError:
@@ -160,7 +260,61 @@ def read_remote_header(url: Url, *, transfer: Transfer, timeout: float = 60.0) -
     except Exception as e:
         raise _one_line(url, e) from None
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    tmp = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(bytes(b.buf))
     tmp.replace(cached)
     return header
+
+
+def list_ggufs(url: str, *, fs=None) -> list[tuple[Url, int]]:
+    """Every ``.gguf`` under an ``hf://OWNER/REPO[/FOLDER]`` address with its size, from the Hub's listing."""
+    url = Url(url)
+    if not url.hub:
+        raise InputError(f"{url}: an HTTP server cannot list a folder; name a .gguf file (any member of a set)")
+    fs = fs or hub_filesystem()
+    try:
+        found = fs.find(url.hub_path, detail=True)
+        if not found and not fs.exists(url.hub_path):  # find() lists a missing folder as empty
+            raise FileNotFoundError(url.hub_path)
+    except Exception as e:
+        raise _one_line(url, e) from None
+    base = url.hub_path.split("/", 2)
+    root = f"{HUB}{base[0]}/{base[1]}"
+    repo = root[len(HUB):].split("@", 1)[0]
+    out = []
+    for name, entry in sorted(found.items()):
+        if entry.get("type") == "file" and name.endswith(".gguf"):
+            # HfFileSystem names entries OWNER/REPO[@REV]/PATH; keep the revision the caller asked for
+            out.append((Url(root + name[len(repo):] if name.startswith(repo + "/") else f"{HUB}{name}"),
+                        int(entry.get("size") or 0)))
+    return out
+
+
+def resolve(url: str, *, fs=None) -> Url:
+    """The file to read for ``url``: itself when it names a ``.gguf``; for a Hub folder, split 1 of the one set
+    (or the one file) in it, projectors aside. Anything else is one line that says what is there."""
+    url = Url(url)
+    if url.name.endswith(".gguf") and not url.endswith("/"):
+        return url
+    models = [(u, n) for u, n in list_ggufs(url, fs=fs) if not _NOT_A_MODEL.match(u.name)]
+    if not models:
+        raise InputError(f"{url}: no .gguf model files there")
+    sets = {}
+    for u, _ in models:
+        m = SPLIT_NAME.match(u.name)
+        sets.setdefault(str(u.parent) + "/" + (m["stem"] if m else u.name), []).append(u)
+    if len(sets) > 1:
+        names = ", ".join(sorted(k.rsplit("/", 1)[-1] for k in sets)[:6])
+        raise InputError(f"{url}: {len(sets)} models there ({names}{', …' if len(sets) > 6 else ''}); name one, "
+                         "or list them all with `kimi-wb quants`")
+    return sorted(next(iter(sets.values())))[0]
+
+
+def read_first_header(url: str, *, transfer: Transfer | None = None) -> tuple[Url, Header]:
+    """Split 1 of the set ``url`` names (or the file itself) and its header: where the tokenizer metadata lives."""
+    from workbench.gguffile.splits import first_split
+
+    fs = hub_filesystem() if Url(url).hub else None
+    first = resolve(url, fs=fs)
+    first = first_split(first) or first
+    return first, read_remote_header(first, transfer=transfer or Transfer(), fs=fs)

@@ -239,8 +239,14 @@ def _totals(tensors, key) -> dict[str, int]:
 def split_members(path: str | os.PathLike[str]) -> list[Path]:
     """All files of the split set ``path`` belongs to, in order; ``[path]`` for a single file.
 
-    A missing member is an :class:`InputError` naming it.
+    A missing member is an :class:`InputError` naming it; so is a remote address (what takes one reads
+    headers only: :func:`inspect`, the planner, ``verify``), since everything else works on files on disk.
     """
+    from workbench.gguffile.remote import is_url
+
+    if is_url(path):
+        raise InputError(f"{path}: a remote file; this works on files on disk (download it first; inspect, plan "
+                         "and verify read remote headers)")
     p = Path(path)
     members = member_names(p)
     if members is None:
@@ -272,17 +278,18 @@ def _ggml_name(code: int) -> str:
     return gguf.GGMLQuantizationType(code).name
 
 
-def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
+def inspect(path: str | os.PathLike[str], *, progress=None) -> GGUFInfo:
     """Headers of ``path`` and, when it is one file of a split set, of every other member.
 
-    ``path`` may be an ``http(s)://`` URL (any member of a set): the headers are read by range requests,
-    all members in parallel, or from the header cache (:mod:`workbench.gguffile.remote`);
-    :attr:`GGUFInfo.transfer` then says how many bytes came over the wire.
+    ``path`` may be remote (:mod:`workbench.gguffile.remote`): an ``http(s)://`` URL of any member of a
+    set, or ``hf://OWNER/REPO/PATH`` where PATH is a file or a quant folder. The headers are read by
+    range requests, all members in parallel, or from the header cache; ``progress(done, total, name)``
+    is called as each arrives, and :attr:`GGUFInfo.transfer` says how many bytes came over the wire.
     """
     from workbench.gguffile.remote import is_url
 
     if is_url(path):
-        return _inspect_remote(str(path))
+        return _inspect_remote(str(path), progress)
     files = [read_file(p) for p in split_members(path)]  # each waits out a live patch, refuses an abandoned one
     count = files[0].keys.get(Keys.Split.LLM_KV_SPLIT_COUNT)
     if count is not None and count.value != len(files):
@@ -290,17 +297,28 @@ def inspect(path: str | os.PathLike[str]) -> GGUFInfo:
     return GGUFInfo(files)
 
 
-def _inspect_remote(url: str) -> GGUFInfo:
-    from concurrent.futures import ThreadPoolExecutor
+def _inspect_remote(url: str, progress=None) -> GGUFInfo:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    from workbench.gguffile.remote import Transfer, Url, read_remote_header
+    from workbench.gguffile.remote import Transfer, Url, hub_filesystem, read_remote_header, resolve
 
-    first = Url(url)
+    fs = hub_filesystem() if Url(url).hub else None
+    first = resolve(url, fs=fs)
     members = member_names(first) or [first]
     transfer = Transfer()
+    headers = {}
     with ThreadPoolExecutor(max_workers=min(8, len(members))) as pool:
-        headers = list(pool.map(lambda u: read_remote_header(u, transfer=transfer), members))
-    files = [read_file(u, h) for u, h in zip(members, headers)]
+        futures = {pool.submit(read_remote_header, u, transfer=transfer, fs=fs): u for u in members}
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                headers[futures[future]] = future.result()
+                if progress is not None:
+                    progress(done, len(members), futures[future].name)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    files = [read_file(u, headers[u]) for u in members]
     count = files[0].keys.get(Keys.Split.LLM_KV_SPLIT_COUNT)
     if count is not None and count.value != len(files):
         raise InputError(f"{first}: split.count is {count.value} but the name says {len(files)} file(s)")

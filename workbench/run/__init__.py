@@ -8,6 +8,7 @@ This is the public API:
 
 - :mod:`.offload`  the guides' presets and llama.cpp's ``-ot`` / ``--n-cpu-moe`` as data
 - :mod:`.planner`  bytes per device, verdict, recommendation, the llama-server command; ``compare`` for a grid
+- :mod:`.quants`   every quant of a Hub repo for this machine, before the download
 - :mod:`.compat`   the pre-load check against the installed llama.cpp
 - :mod:`.loader`   load a GGUF under an offload, tensor overrides passed to llama.cpp (and proven by its log)
 - :mod:`.stream`   split a streamed reply into reasoning, answer and tool calls
@@ -33,8 +34,9 @@ from workbench.run.models import ModelEntry, find_models
 from workbench.run.offload import PRESETS as OFFLOADS
 from workbench.run.offload import Offload, choose, custom, preset
 from workbench.run.planner import MemoryPlan, PlanGrid, compare, plan_memory
+from workbench.run.quants import Quant, QuantTable, quants
 from workbench.run.remote import RemoteChat
 
 __all__ = ["MODES", "OFFLOADS", "SAMPLING", "ContextFull", "Conversation", "LlamaServer", "LoadedModel", "LocalChat",
-           "MemoryPlan", "ModelEntry", "Offload", "PlanGrid", "Reply", "RemoteChat", "Sampling", "check_compat", "choose",
-           "compare", "custom", "find_models", "load_model", "plan_memory", "preset"]
+           "MemoryPlan", "ModelEntry", "Offload", "PlanGrid", "Quant", "QuantTable", "Reply", "RemoteChat", "Sampling",
+           "check_compat", "choose", "compare", "custom", "find_models", "load_model", "plan_memory", "preset", "quants"]

@@ -4,10 +4,12 @@ Users run ``llama-server --jinja``; its C++ Jinja engine and its chat handling a
 Python's, so the workbench checks templates and chats against the real thing. llama-cpp-python
 ships no server binary, but its source distribution carries the exact llama.cpp it was built
 from (``vendor/llama.cpp``). :func:`build` fetches that sdist from the package registry (pip's
-cache makes a second fetch free), compiles only the ``llama-server`` target for the CPU, and
-keeps the binary in a per-user cache::
+cache makes a second fetch free), compiles the ``llama-server`` and ``llama-fit-params`` targets
+for the CPU (the second is llama.cpp's own memory accounting, which the planner is checked
+against), and keeps the binaries in a per-user cache::
 
     ~/.cache/kimi-workbench/llama-server-0.3.36-x86_64/llama-server
+    ~/.cache/kimi-workbench/llama-server-0.3.36-x86_64/llama-fit-params
 
 (``$KIMI_WB_CACHE`` or ``$XDG_CACHE_HOME`` move it). A build takes about 10 minutes on 2 cores;
 every later call finds the binary at once. :func:`find` looks at ``$KIMI_WB_LLAMA_SERVER``,
@@ -48,6 +50,8 @@ PACKAGE = "llama-cpp-python"
 CMAKE_FLAGS = ("-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DGGML_CUDA=OFF", "-DLLAMA_BUILD_UI=OFF",
                "-DLLAMA_USE_PREBUILT_UI=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
                "-DLLAMA_BUILD_EXAMPLES=OFF")
+#: the targets :func:`build` compiles and keeps
+TARGETS = ("llama-server", "llama-fit-params")
 
 
 class ServerError(WorkbenchError):
@@ -73,9 +77,9 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def cached_binary() -> Path:
-    """Where :func:`build` puts the binary for the installed version and this machine."""
-    return cache_dir() / f"llama-server-{version()}-{platform.machine()}" / "llama-server"
+def cached_binary(name: str = "llama-server") -> Path:
+    """Where :func:`build` puts the binary ``name`` (one of :data:`TARGETS`) for the installed version and this machine."""
+    return cache_dir() / f"llama-server-{version()}-{platform.machine()}" / name
 
 
 def find() -> Path | None:
@@ -101,13 +105,14 @@ def require() -> Path:
 
 
 def build(*, jobs: int | None = None, force: bool = False, log=None) -> Path:
-    """Build ``llama-server`` from the installed llama-cpp-python's sources, once; return its path.
+    """Build ``llama-server`` (and ``llama-fit-params``) from the installed llama-cpp-python's sources, once;
+    return the server's path.
 
     Progress (pip, cmake) goes to ``log`` (default: stderr). A failed build leaves nothing in
     the cache and raises :class:`ServerError` with the tail of the build log.
     """
     out = cached_binary()
-    if out.exists() and not force:
+    if all(cached_binary(t).exists() for t in TARGETS) and not force:
         return out
     for tool in ("cmake", "c++"):
         if shutil.which(tool) is None:
@@ -125,16 +130,18 @@ def build(*, jobs: int | None = None, force: bool = False, log=None) -> Path:
         (source,) = (work / "src").glob("*/vendor/llama.cpp")
         build_dir = work / "build"
         _step(log, work, "configure", ["cmake", "-S", str(source), "-B", str(build_dir), *CMAKE_FLAGS])
-        _step(log, work, "compile", ["cmake", "--build", str(build_dir), "--target", "llama-server",
+        _step(log, work, "compile", ["cmake", "--build", str(build_dir), "--target", *TARGETS,
                                       "-j", str(jobs or os.cpu_count() or 1)])
         binary = build_dir / "bin" / "llama-server"
         check = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60)
         if check.returncode != 0:
             raise ServerError(f"the built llama-server does not run: {(check.stderr or check.stdout).strip()[-500:]}")
-        staged = out.with_suffix(".tmp")
-        shutil.copy2(binary, staged)
-        os.replace(staged, out)
-        info = {"llama-cpp-python": version(), "cmake_flags": list(CMAKE_FLAGS), "seconds": round(time.monotonic() - started),
+        for target in TARGETS:
+            staged = cached_binary(target).with_suffix(".tmp")
+            shutil.copy2(build_dir / "bin" / target, staged)
+            os.replace(staged, cached_binary(target))
+        info = {"llama-cpp-python": version(), "targets": list(TARGETS), "cmake_flags": list(CMAKE_FLAGS),
+                "seconds": round(time.monotonic() - started),
                 "version": (check.stderr or check.stdout).strip().splitlines()}
         (out.parent / "BUILD-INFO.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     print(f"llama-server built in {time.monotonic() - started:.0f} s: {out}", file=log, flush=True)

@@ -64,7 +64,7 @@ class MemoryPlan:
         """The ``llama-server`` command line for this plan (a remote file by its name: where the download will be)."""
         from workbench.gguffile.remote import Url, is_url
 
-        local = Url(self.path).name if is_url(self.path) else self.path
+        local = Url(self.path).local_name if is_url(self.path) else self.path
         args = ["llama-server", "-m", model or local, *self.offload.cli_args(), "--ctx-size", str(self.n_ctx),
                 "--jinja"]
         if self.mmproj:

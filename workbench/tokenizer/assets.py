@@ -44,7 +44,7 @@ MAX_RANK_FILE = 256 << 20
 class TokenizerAssets:
     """Ranks, special tokens, config and template of one tokenizer, wherever they came from."""
 
-    path: Path
+    path: Path  # a workbench.gguffile.remote.Url for a remote GGUF
     ranks: dict[bytes, int] = field(repr=False)
     specials: dict[int, SpecialToken] = field(repr=False)
     config: dict = field(repr=False)
@@ -68,7 +68,14 @@ class TokenizerAssets:
         """The implementations that can encode these assets."""
         if not self.has_ranks:
             return ()
-        return IMPLS if self.source == "gguf" else IMPLS[:2]
+        return IMPLS if self.source == "gguf" and not self.remote else IMPLS[:2]
+
+    @property
+    def remote(self) -> bool:
+        """Read from a remote GGUF's header: llama.cpp, which needs the file on disk, cannot load it."""
+        from workbench.gguffile.remote import is_url
+
+        return is_url(self.path)
 
     @property
     def n_ranks(self) -> int:
@@ -167,6 +174,8 @@ class TokenizerAssets:
         if impl == "llama.cpp" and self.source != "gguf":
             raise InputError(f"{self.path}: llama.cpp reads GGUF files; these assets come from a {self.source} "
                              "(write one with workbench.tokenizer.gguf_vocab.write_vocab_gguf)")
+        if impl == "llama.cpp" and self.remote:
+            raise InputError(f"{self.path}: llama.cpp loads files on disk; this GGUF's header was read remotely")
         if impl not in self.impls:
             raise InputError(f"unknown implementation {impl!r} for {self.source} assets; valid: {', '.join(self.impls)}")
 

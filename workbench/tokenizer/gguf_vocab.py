@@ -93,13 +93,19 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
 
 
 def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
-    """Tokenizer assets from a GGUF file's metadata (the first file of a split set)."""
+    """Tokenizer assets from a GGUF file's metadata (the first file of a split set); ``path`` may be remote
+    (``hf://…``, ``https://…``: any member of a set, or a Hub quant folder), then llama.cpp is not among the
+    assets' implementations."""
     import gguf
 
     from workbench.gguffile import read_header
+    from workbench.gguffile.remote import is_url, read_first_header
 
-    p = Path(path)
-    header = read_header(p)  # a header index: 0.1 s for a real Kimi header, where GGUFReader takes ~10 s
+    if is_url(path):  # split 1's header by range requests (hf://, https://), or from the header cache
+        p, header = read_first_header(str(path))
+    else:
+        p = Path(path)
+        header = read_header(p)  # a header index: 0.1 s for a real Kimi header, where GGUFReader takes ~10 s
     try:
         metadata = {name: f.value for name, f in header.fields.items() if f.count is None}
         if Keys.Tokenizer.LIST not in header.fields:
