@@ -9,8 +9,8 @@ token embeddings stay on the CPU (the input layer), block ``i`` goes to the GPU 
 KV cache: Kimi (``deepseek2`` with MLA) caches only the compressed K, ``key_length`` values
 (``kv_lora_rank + rope_dim`` = 576 for Kimi K2) per token per layer, no V
 (``src/llama-kv-cache.cpp``: ``has_v = !is_mla``), in F16 by default, on the device of its
-layer. Compute buffers are an estimate (the logits of a micro-batch plus a working set per
-micro-batch token), stated as such.
+layer. Compute buffers (:func:`compute_bytes`): on the CPU, llama.cpp's own reservation as measured
+with ``llama-fit-params``; with a GPU, a larger allowance, stated as an estimate.
 
 Verdict: ``fits`` (the GPU part fits in VRAM and the rest in RAM), ``mmap`` (the GPU part
 fits, the CPU part only by paging weights from disk), ``cannot-run``. The recommendation is
@@ -171,9 +171,7 @@ def plan_memory(
     n_vocab = _hparam(info, Keys.LLM.VOCAB_SIZE, 0) or (info.keys[Keys.Tokenizer.LIST].length
                                                   if Keys.Tokenizer.LIST in info.keys else 0)
     hidden = _hparam(info, Keys.LLM.EMBEDDING_LENGTH)
-    logits = n_ubatch * n_vocab * 4
-    work = n_ubatch * hidden * 4 * 16 + n_ubatch * n_ctx * 4 * 4  # activations + attention scores (estimate)
-    compute = {"GPU": logits + work, "CPU": n_ubatch * hidden * 4 * 4} if gpu else {"CPU": logits + work}
+    compute = compute_bytes(n_ubatch, n_ctx, n_vocab, hidden, gpu=gpu)
 
     p = MemoryPlan(str(info.path), offload, n_ctx, weights, kv_total, kv, compute, vram_b, ram_b, disk_b,
                    mmproj=str(projector.path) if projector is not None else None,
@@ -202,6 +200,24 @@ def plan_memory(
         p.recommendation = _recommend(info, n_ctx, n_ubatch, vram_b, ram_b, disk_b, n_layer,
                                       projector=projector, mmproj_offload=mmproj_offload)
     return p
+
+
+def compute_bytes(n_ubatch: int, n_ctx: int, n_vocab: int, hidden: int, *, gpu: bool) -> dict[str, int]:
+    """The compute buffers per device, for llama.cpp's default flash attention (``-fa auto``).
+
+    On the CPU this is llama.cpp's own graph reservation, measured with ``llama-fit-params
+    --fit-print`` on the 1T-shaped set: the logits of a micro-batch (F32), four F32 hidden vectors per
+    micro-batch token, and the F16 KQ mask (micro-batch x context). It equals llama.cpp's number where
+    the mask is the largest buffer and lies above it (by up to ~9%) where llama.cpp's allocator reuses
+    the mask's memory (tests/run/test_llama_accounting.py). With a GPU, its buffer keeps the older,
+    larger allowance (16 hidden vectors per token and an F32 score row per context position), because
+    llama.cpp also stages CPU-resident expert weights through it for big batches and no GPU here
+    could measure that.
+    """
+    logits = n_ubatch * n_vocab * 4
+    if not gpu:
+        return {"CPU": logits + n_ubatch * hidden * 4 * 4 + n_ubatch * n_ctx * 2}
+    return {"GPU": logits + n_ubatch * hidden * 4 * 16 + n_ubatch * n_ctx * 4 * 4, "CPU": n_ubatch * hidden * 4 * 4}
 
 
 def _projector(mmproj: str | os.PathLike[str] | GGUFInfo) -> GGUFInfo:
