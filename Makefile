@@ -76,6 +76,7 @@ bench: setup
 	$(BIN)/python benchmarks/chat_bench.py
 	$(BIN)/python benchmarks/parity_bench.py
 	$(BIN)/python benchmarks/isolation_bench.py
+	$(BIN)/python benchmarks/remote_bench.py
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache

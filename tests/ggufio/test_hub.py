@@ -14,6 +14,7 @@ import pytest
 from tests.ggufio.test_remote import serve
 from tests.hub import serve_hub
 from tests.test_cli import run
+from tests.test_json_contract import documented
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect
 from workbench.models.sparse import write_kimi_shaped
@@ -122,6 +123,7 @@ def test_the_cli_lists_quants_and_refuses_to_patch_a_remote_file(hub, capsys):
     code, out, err = run(capsys, "quants", f"hf://{REPO}", "--vram", "24GiB", "--ram", "512GiB", "--disk", "1TB",
                          "--json")
     doc = json.loads(out)
+    assert set(doc) == documented("quants")
     assert code == 0 and doc["best"] == "UD-Q2_K_XL" and [q["name"] for q in doc["quants"]] == ["UD-Q2_K_XL", "UD-TQ1_0"]
     assert "read the headers of 2 quant(s):" in err
     code, out, err = run(capsys, "quants", f"hf://{REPO}", "--vram", "24GiB", "--ram", "512GiB", "--disk", "1TB")
