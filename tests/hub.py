@@ -152,21 +152,49 @@ def _app(root: Path) -> Starlette:
 
 
 @contextmanager
+def running(app: ASGIApp, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on ``127.0.0.1`` (``port``, default a free one) in a daemon thread; yield its base
+    URL until the block exits."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:  # a readiness poll, not a sleep that decides an outcome
+        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
 def serve_hub(root: Path) -> Iterator[Hub]:
     """Yield ``"http://127.0.0.1:PORT"`` (a :class:`Hub`): a Hub for the model repos under ``root``, each repo
     the folder ``root/OWNER/NAME``, served by uvicorn in a daemon thread until the block exits."""
     port = free_port()
     hub = Hub(f"http://127.0.0.1:{port}")
-    server = uvicorn.Server(uvicorn.Config(hub._counting(_app(Path(root))), host="127.0.0.1", port=port,
-                                           log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test Hub did not start"
-        time.sleep(0.05)
-    try:
+    with running(hub._counting(_app(Path(root))), port):
         yield hub
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+
+
+#: the repo :func:`write_kimi_repo` writes
+KIMI_REPO = "acme/Kimi-K2-Instruct-GGUF"
+
+
+def write_kimi_repo(root: Path) -> Path:
+    """``root/acme/Kimi-K2-Instruct-GGUF``: a folder per quant, real-scale sparse Kimi sets: UD-Q2_K_XL (8 files,
+    377 GB, the fixed EOS) and UD-TQ1_0 (5 files, the old EOS and template); a projector and a README."""
+    from workbench.models.sparse import write_kimi_shaped
+
+    repo = root / KIMI_REPO
+    for name in ("UD-Q2_K_XL", "UD-TQ1_0"):
+        (repo / name).mkdir(parents=True)
+    write_kimi_shaped(repo / "UD-Q2_K_XL" / "Kimi-K2-Instruct-UD-Q2_K_XL.gguf", split=8)
+    write_kimi_shaped(repo / "UD-TQ1_0" / "Kimi-K2-Instruct-UD-TQ1_0.gguf", recipe="UD-TQ1_0", split=5, old=True)
+    with open(repo / "mmproj-F16.gguf", "wb") as f:
+        f.truncate(900 << 20)
+    (repo / "README.md").write_text("# Kimi K2 Instruct GGUF\n")
+    return repo

@@ -11,7 +11,9 @@ user would, on the demo model:
 2. New chat clears it;
 3. instant turns that ask for 150 words each until the oldest leave the context, then "stop
    and say so", where the next message is refused and stays in the box;
-4. a larger context, a reply asked to run for 100,000 words, and Stop.
+4. a larger context, a reply asked to run for 100,000 words, and Stop;
+5. a Hub repo (a loopback Hub serving two real-scale sparse quants): List quants shows the table and
+   puts the quants in the model picker, with a plan from their headers.
 
 A screenshot per step goes to ``artifacts/e2e/`` in the repository (git-ignored; ``-s`` prints
 each path), and ``failure.png`` there when a step fails.
@@ -36,6 +38,7 @@ import psutil
 import pytest
 
 from tests.helpers import ROOT
+from tests.hub import KIMI_REPO, serve_hub, write_kimi_repo
 from workbench.run.llama_server import free_port
 
 NOTEBOOK = ROOT / "notebooks" / "05_offload_and_chat.ipynb"
@@ -109,7 +112,23 @@ def _stop_server(proc: subprocess.Popen, base: str, token: str) -> None:
 
 
 @pytest.fixture
-def lab(tmp_path_factory):
+def hub(tmp_path_factory, monkeypatch):
+    """A loopback Hub with a repo of two real-scale sparse Kimi quants; the lab's kernel is pointed at it."""
+    root = tmp_path_factory.mktemp("hub")
+    write_kimi_repo(root)
+    from workbench.run.llama_server import ENV_BINARY, find
+
+    server = find()  # the notebook's llama-server, found before the cache folder moves for the header cache
+    if server is not None:
+        monkeypatch.setenv(ENV_BINARY, str(server))
+    monkeypatch.setenv("KIMI_WB_CACHE", str(root / "cache"))
+    with serve_hub(root) as base:
+        monkeypatch.setenv("HF_ENDPOINT", base)
+        yield base
+
+
+@pytest.fixture
+def lab(tmp_path_factory, hub):
     """A JupyterLab server on a free loopback port serving a temporary copy of notebook 05."""
     _chromium()  # fail before spending a server start when the browser is missing
     tmp = tmp_path_factory.mktemp("lab")
@@ -352,6 +371,21 @@ def test_chat_app_in_jupyterlab(lab, page):
         expect(stop).to_be_disabled()
         _shoot(page, SHOTS / "4b-stopped.png", stats)
         print(f"\nbrowser: stopped after {n} tokens ({stats.inner_text()})")
+
+        # 5. a Hub repo (the loopback Hub the kernel was pointed at): its quants' table, and a quant in the picker
+        for box, value in (("vram", "24GiB"), ("ram", "512GiB")):  # a big box: 24 GB GPU, 512 GB RAM
+            app.locator(f".wb-{box} input").fill(value)
+            app.locator(f".wb-{box} input").press("Enter")
+        app.locator(".wb-hub input").fill(f"hf://{KIMI_REPO}")
+        app.locator("button.wb-hub-list").click()
+        expect(status).to_contain_text("2 quant(s)", timeout=reply_ms)
+        hub_view = app.locator(".wb-hub-view")
+        expect(hub_view.locator("tr.wb-quant")).to_have_count(2)
+        expect(hub_view).to_contain_text("best that fits: UD-Q2_K_XL")
+        expect(app.locator(".wb-model select")).to_contain_text("on the Hub")
+        expect(app.locator(".wb-plan")).to_contain_text("on the Hub: planned from its headers")
+        expect(hub_view).to_contain_text("UD-TQ1_0: EOS error: EOS is [EOS]")
+        _shoot(page, SHOTS / "5-hub-quants.png", app.locator(".wb-plan"))
     except BaseException:
         _shoot(page, SHOTS / "failure.png")
         print(f"server log tail:\n{_tail(lab['log'])}")

@@ -12,33 +12,23 @@ from pathlib import Path
 import pytest
 
 from tests.ggufio.test_remote import serve
-from tests.hub import serve_hub
+from tests.hub import KIMI_REPO, serve_hub, write_kimi_repo
 from tests.test_cli import run
 from tests.test_json_contract import documented
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect
-from workbench.models.sparse import write_kimi_shaped
 from workbench.run.planner import plan_memory
 from workbench.run.quants import quants
 from workbench.verify import check
 
-REPO = "acme/Kimi-K2-Instruct-GGUF"
+REPO = KIMI_REPO
 MACHINE = {"vram": "24GiB", "ram": "512GiB", "disk": "1TB"}
 
 
 @pytest.fixture(scope="module")
 def hub_root(tmp_path_factory) -> Path:
-    """A repo with a folder per quant: UD-Q2_K_XL (8 files, fixed EOS) and UD-TQ1_0 (5 files, the old EOS and
-    template), a projector and a README."""
     root = tmp_path_factory.mktemp("hub")
-    repo = root / REPO
-    for name in ("UD-Q2_K_XL", "UD-TQ1_0"):
-        (repo / name).mkdir(parents=True)
-    write_kimi_shaped(repo / "UD-Q2_K_XL" / "Kimi-K2-Instruct-UD-Q2_K_XL.gguf", split=8)
-    write_kimi_shaped(repo / "UD-TQ1_0" / "Kimi-K2-Instruct-UD-TQ1_0.gguf", recipe="UD-TQ1_0", split=5, old=True)
-    with open(repo / "mmproj-F16.gguf", "wb") as f:
-        f.truncate(900 << 20)
-    (repo / "README.md").write_text("# Kimi K2 Instruct GGUF\n")
+    write_kimi_repo(root)
     return root
 
 

@@ -3,17 +3,15 @@ loopback, and a server that ignores Range; the 377 GB Kimi-shaped split set behi
 
 from __future__ import annotations
 
-import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.hub import running
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect
 from workbench.models.sparse import write_kimi_shaped
-from workbench.run.llama_server import free_port
 from workbench.run.planner import plan_memory
 
 MACHINE = {"vram": "24GiB", "ram": "512GiB", "disk": "1TB"}
@@ -22,7 +20,6 @@ MACHINE = {"vram": "24GiB", "ram": "512GiB", "disk": "1TB"}
 @contextmanager
 def serve(folder: Path, *, ranges: bool = True):
     """``http://127.0.0.1:PORT`` serving ``folder``; ``ranges=False``: every GET answers the whole file."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.responses import StreamingResponse
     from starlette.routing import Mount, Route
@@ -42,19 +39,8 @@ def serve(folder: Path, *, ranges: bool = True):
             return StreamingResponse(chunks(), headers={"Content-Length": str(path.stat().st_size)})
 
         app = Starlette(routes=[Route("/{name}", whole, methods=["GET", "HEAD"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

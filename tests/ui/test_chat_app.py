@@ -307,3 +307,39 @@ def test_the_app_on_a_server_behind_a_key(demo_model, llama_server_binary, tmp_p
         for w in (app.status, app.stats, app.about, app.server_report, app.history, app.api_key):
             shown += json.dumps(w.get_state(), default=str)
         assert key not in shown and "wrong-key-7c" not in shown
+
+
+def test_a_hub_repo_in_the_model_picker(folder, tmp_path_factory, tmp_path, monkeypatch):
+    """List quants reads only headers, shows the table, adds the quants to the picker with their plans; Load says
+    how to download one instead of trying."""
+    from tests.hub import KIMI_REPO, serve_hub, write_kimi_repo
+
+    root = tmp_path_factory.mktemp("hub")
+    write_kimi_repo(root)
+    monkeypatch.setenv("KIMI_WB_CACHE", str(tmp_path / "cache"))
+    app = ChatApp(folders=[str(folder)], vram="24GiB", ram="512GiB", n_ctx=8192)
+    local = len(app.entries)
+    with serve_hub(root) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub)
+        app.hub.value = f"hf://{KIMI_REPO}"
+        app.hub_button.click()
+        app.wait()
+        assert hub.bytes_served < 50e6  # headers only, of 600 GB of quants
+    assert "2 quant(s)" in app.status.value, app.status.value
+    view = app.hub_view.value
+    assert view.count("<tr class='wb-quant'>") == 2 and "best that fits: <b>UD-Q2_K_XL</b>" in view
+    assert "UD-TQ1_0: EOS error: EOS is [EOS]" in html.unescape(view) and "kimi-wb gguf fix-kimi" in view
+    labels = [label for label, _ in app.model.options]
+    assert len(labels) == local + 2 and all("on the Hub" in x for x in labels[local:])
+    chosen = app.entries[app.model.value]
+    assert chosen.remote and chosen.quant == "UD-Q2_K_XL"  # the best that fits is picked
+    plan = html.unescape(app.plan_view.value)
+    assert "recommended: n-cpu-moe:" in plan and "on the Hub: planned from its headers" in plan and "hf download" in plan
+    app.offload.value = "experts-cpu"  # the panel follows the offload as for a local file
+    assert html.unescape(app.plan_view.value).startswith("<b>fits</b>")
+    app.load_button.click()
+    app.wait()
+    assert "is on the Hub, not on this machine: download it first (hf download" in html.unescape(app.status.value)
+    assert app.loaded is None
+    app.scan_button.click()  # a rescan of the folders keeps the Hub entries
+    assert len(app.model.options) == local + 2

@@ -24,6 +24,13 @@ class ModelEntry:
     size: int
     quant: str | None
     complete: bool  # every member of a split set is present
+    #: for a quant on the Hub (``path`` an ``hf://`` address): the ``hf download`` command that fetches it
+    download: tuple[str, ...] | None = None
+
+    @property
+    def remote(self) -> bool:
+        """On the Hub, not on this machine: it can be planned and verified, not loaded."""
+        return self.download is not None
 
     @property
     def name(self) -> str:
@@ -33,7 +40,7 @@ class ModelEntry:
     @property
     def label(self) -> str:
         parts = f" ({len(self.files)} files)" if len(self.files) > 1 else ""
-        missing = "" if self.complete else " · INCOMPLETE"
+        missing = " · on the Hub" if self.remote else "" if self.complete else " · INCOMPLETE"
         return f"{self.name}{parts} · {self.size / 1e9:,.1f} GB{missing}" if self.size >= 1e8 else \
             f"{self.name}{parts} · {self.size / 1e6:,.1f} MB{missing}"
 

@@ -50,6 +50,8 @@ class Quant:
     eos: str = ""  # the eos-token check: "ok: …" or "error: …"
     template: str = ""  # the template checks, summarised
     error: str | None = None  # why the quant could not be read
+    #: its headers (a workbench.ggufio.GGUFInfo), kept so a later plan needs no request; not in to_dict()
+    info: object = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -71,7 +73,7 @@ class QuantTable:
     def to_dict(self) -> dict:
         best = self.best()
         return {"source": self.source, "machine": self.machine, "best": best.name if best else None,
-                "quants": [asdict(q) for q in self.rows],
+                "quants": [{k: v for k, v in asdict(q).items() if k != "info"} for q in self.rows],
                 "projectors": [{"name": n, "size": s} for n, s in self.projectors],
                 "header_bytes": self.header_bytes, "cached": self.cached}
 
@@ -104,6 +106,16 @@ class QuantTable:
             lines.append("no quant fits in memory on this machine" + ("; the first that runs from disk (mmap) is "
                          f"{q.name}" if (q := next((q for q in self.rows if q.verdict == "mmap"), None)) else ""))
         return "\n".join(lines)
+
+
+def hub_entries(table: QuantTable) -> list:
+    """The readable quants of ``table`` as model-picker entries (:class:`~workbench.run.models.ModelEntry`, remote)."""
+    from workbench.gguffile.splits import member_names
+    from workbench.run.models import ModelEntry
+
+    return [ModelEntry(Url(q.first), tuple(member_names(Url(q.first)) or [Url(q.first)]), q.size, q.name, True,
+                       tuple(q.download or ()))
+            for q in table.rows if q.error is None]
 
 
 def group(entries: list[tuple[Url, int]]) -> tuple[list[Quant], list[tuple[str, int]]]:
@@ -156,7 +168,7 @@ def quants(source: str, *, vram: int | str = 0, ram: int | str | None = None, di
     checks: dict[str, tuple[str, str]] = {}
     for done, q in enumerate(rows, 1):
         try:
-            info = inspect(q.first)
+            info = q.info = inspect(q.first)
             table.header_bytes += info.transfer.bytes
             table.cached += info.transfer.cached
             plan = plan_memory(info, "gpu-all", n_ctx=n_ctx, vram=vram, ram=ram, disk=disk)
@@ -214,4 +226,4 @@ def _first_sentence(text: str, limit: int = 110) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-__all__ = ["Quant", "QuantTable", "group", "quants"]
+__all__ = ["Quant", "QuantTable", "group", "hub_entries", "quants"]

@@ -20,6 +20,9 @@ What a user sees:
   tokens and tok/s, time, finish reason);
 - a line that says what the loaded model is when it is the demo, and when its template has
   no thinking switch (the mode then changes only the sampling);
+- a Hub repo field (``hf://OWNER/REPO``): List quants reads every quant's headers (never the
+  weights), shows the quants table (:mod:`workbench.ui.hub`) and adds each quant to the model
+  picker, where its plan shows like a local file's; Load then says how to download it;
 - thinking controls (keep earlier reasoning, a reasoning budget), the tools given with
   ``tools=`` (each call and result shown), and instead of a local model a server with its API
   key (emptied once connected) and a Check server button (:mod:`workbench.run.conformance`).
@@ -91,6 +94,10 @@ class ChatApp(widgets.VBox):
         self.vram = widgets.Text(value=vram, description="VRAM", style=_WIDE, layout=widgets.Layout(width="12em"))
         self.ram = widgets.Text(value=ram or "", description="RAM", placeholder="this machine's", style=_WIDE,
                                 layout=widgets.Layout(width="14em"))
+        self.hub = widgets.Text(description="or a Hub repo", style=_WIDE, layout=widgets.Layout(width="45%"),
+                                placeholder="hf://OWNER/REPO (only headers are read)")
+        self.hub_button = widgets.Button(description="List quants", icon="cloud")
+        self.hub_view = widgets.HTML()
         self.plan_view = widgets.HTML()
         self.load_button = widgets.Button(description="Load", button_style="primary", icon="play")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="30%"))
@@ -152,6 +159,7 @@ class ChatApp(widgets.VBox):
 
         self.entries = []
         self._compat: dict = {}  # model path -> its compat Report
+        self._hub_infos: dict = {}  # hf:// address -> its headers, read once by List quants
         self.loaded = None
         self.chat = None
         self.reply = None
@@ -163,6 +171,7 @@ class ChatApp(widgets.VBox):
         self._used = 0  # context tokens after the last reply
 
         self.scan_button.on_click(lambda _b: self.scan())
+        self.hub_button.on_click(lambda _b: self._start(self._list_hub))
         self.load_button.on_click(lambda _b: self._start(self._load))
         self.connect_button.on_click(lambda _b: self._start(self._connect))
         self.check_button.on_click(lambda _b: self._start(self._check_server))
@@ -178,7 +187,8 @@ class ChatApp(widgets.VBox):
         for w in (self.model, self.offload, self.custom, self.ngl, self.ctx, self.vram, self.ram):
             w.observe(lambda _c: self.refresh_plan(), names="value")
         super().__init__([
-            widgets.HBox([self.folder, self.scan_button]), self.model,
+            widgets.HBox([self.folder, self.scan_button]), widgets.HBox([self.hub, self.hub_button]), self.hub_view,
+            self.model,
             widgets.HBox([self.offload, self.custom]), widgets.HBox([self.ngl, self.ctx, self.threads]),
             widgets.HBox([self.vram, self.ram]), self.plan_view,
             widgets.HBox([self.load_button, self.progress]),
@@ -195,7 +205,9 @@ class ChatApp(widgets.VBox):
         ])
         # stable CSS hooks for the browser test (tests/e2e) and for users' own styling
         self.add_class("wb-chat-app")
-        for w, name in ((self.model, "model"), (self.load_button, "load"), (self.mode, "mode"),
+        for w, name in ((self.model, "model"), (self.hub, "hub"), (self.hub_button, "hub-list"),
+                        (self.hub_view, "hub-view"), (self.plan_view, "plan"), (self.vram, "vram"), (self.ram, "ram"),
+                        (self.load_button, "load"), (self.mode, "mode"),
                         (self.max_tokens, "max-tokens"), (self.ctx, "ctx"), (self.overflow, "overflow"),
                         (self.preserve, "preserve"), (self.budget, "budget"), (self.tools_line, "tools"),
                         (self.server, "server"), (self.api_key, "api-key"), (self.connect_button, "connect"),
@@ -264,12 +276,42 @@ class ChatApp(widgets.VBox):
     def scan(self) -> None:
         """Refill the model list from the folders."""
         folders = [f.strip() for f in self.folder.value.split(",") if f.strip()] or self._folders
-        self.entries = find_models(folders)
-        self.model.options = [(e.label, i) for i, e in enumerate(self.entries)]
-        self.model.value = 0 if self.entries else None
+        self._show_entries(find_models(folders) + [e for e in getattr(self, "entries", []) if e.remote])
         if not self.entries:
             self._say("no GGUF found; give a folder and Scan")
+
+    def _show_entries(self, entries: list, *, select: int = 0) -> None:
+        self.entries = entries
+        self.model.options = [(e.label, i) for i, e in enumerate(self.entries)]
+        self.model.value = select if self.entries else None
         self.refresh_plan()
+
+    def _list_hub(self) -> None:
+        """List a Hub repo's quants for this machine (headers only) and add them to the model picker."""
+        from workbench.run.quants import hub_entries, quants
+        from workbench.ui.hub import quants_html
+
+        repo = self.hub.value.strip()
+        if not repo:
+            raise WorkbenchError("give a Hub repo, hf://OWNER/REPO")
+        self._set_busy(True)
+        self.progress.value, self.progress.bar_style = 0, "info"
+
+        def progress(done: int, total: int, name: str) -> None:
+            self.progress.max, self.progress.value = total, done
+            self._say(f"read quant {done} of {total}: {name}")
+
+        self._say(f"listing {repo} …")
+        table = quants(repo, vram=self.vram.value or "0", ram=self.ram.value or None, n_ctx=self.ctx.value,
+                       progress=progress)
+        self.hub_view.value = quants_html(table)
+        self._hub_infos.update({q.first: q.info for q in table.rows if q.info is not None})
+        local = [e for e in self.entries if not e.remote]
+        remote = hub_entries(table)
+        best = table.best()
+        pick = next((i for i, e in enumerate(remote) if best is not None and e.quant == best.name), 0)
+        self._show_entries(local + remote, select=len(local) + pick if remote else 0)
+        self._say(f"{repo}: {len(table.rows)} quant(s), {table.header_bytes / 1e6:.1f} MB of headers read")
 
     def offload_choice(self):
         from workbench.run.offload import choose
@@ -290,12 +332,13 @@ class ChatApp(widgets.VBox):
             self.plan_view.value = ""
             return
         entry = self.entries[self.model.value]
-        if entry.path not in self._compat and entry.complete:
+        if entry.path not in self._compat and entry.complete and not entry.remote:
             from workbench.llamacpp import prefetch
 
             prefetch(entry.path)  # llama.cpp's isolated read runs while the plan is made
+        source = self._hub_infos.get(str(entry.path), entry.path) if entry.remote else entry.path
         try:
-            p = plan_memory(entry.path, self.offload_choice(), n_ctx=self.ctx.value, vram=self.vram.value or "0",
+            p = plan_memory(source, self.offload_choice(), n_ctx=self.ctx.value, vram=self.vram.value or "0",
                             ram=self.ram.value or None)
         except WorkbenchError as e:
             self.plan_view.value = f"<span style='color:#b00'>plan: {html.escape(str(e))}</span>"
@@ -310,11 +353,16 @@ class ChatApp(widgets.VBox):
         if compat is None:  # once per model: llama.cpp reads its metadata (about a second for a real quant)
             from workbench.run.compat import check_compat
 
-            compat = self._compat[entry.path] = check_compat(entry.path)
+            compat = self._compat[entry.path] = check_compat(source)
         from workbench.run.compat import line
 
         problems = "".join(f"<div style='color:#b00'>{html.escape(line(f))}</div>"
                            for f in compat.findings if f.severity == "error")
+        if entry.remote:
+            import shlex
+
+            problems += (f"<div style='{GREY}'>on the Hub: planned from its headers; to load it, "
+                         f"<code>{html.escape(shlex.join(entry.download))}</code>, then Scan</div>")
         self.plan_view.value = (f"<b>{p.verdict}</b> · recommended: {html.escape(p.recommendation)}{bars}"
                                 + "".join(f"<div style='{GREY}'>{html.escape(r)}</div>" for r in p.reasons)
                                 + (problems or f"<div style='{GREY}'>this llama.cpp reads its metadata</div>"))
@@ -434,6 +482,11 @@ class ChatApp(widgets.VBox):
         if self.model.value is None:
             raise WorkbenchError("no model selected")
         entry = self.entries[self.model.value]
+        if entry.remote:
+            import shlex
+
+            raise WorkbenchError(f"{entry.name} is on the Hub, not on this machine: download it first "
+                                 f"({shlex.join(entry.download)}), then Scan")
         if not entry.complete:
             raise WorkbenchError(f"{entry.name}: split set incomplete ({len(entry.files)} files present)")
         self._set_busy(True)
