@@ -52,11 +52,9 @@ def main() -> None:
         files = write_kimi_shaped(folder / "Kimi-K2-Instruct-UD-Q2_K_XL.gguf", split=8)
     total = sum(f.stat().st_size for f in files)
     machine = {"vram": "24GiB", "ram": "512GiB", "disk": "1TB", "n_ctx": args.ctx}
-    fit_params = find_fit_params()  # found in the build cache before KIMI_WB_CACHE moves for the header cache
-    if fit_params is not None:
-        os.environ["KIMI_WB_LLAMA_FIT_PARAMS"] = str(fit_params)
-    cache = Path(tempfile.mkdtemp(prefix="kimi-wb-bench-cache-"))
-    os.environ["KIMI_WB_CACHE"] = str(cache)
+    fit_params = find_fit_params()
+    cache = Path(tempfile.mkdtemp(prefix="kimi-wb-bench-headers-"))
+    os.environ["KIMI_WB_HEADER_CACHE"] = str(cache)
     print(f"set: {len(files)} files, {total / 1e9:.1f} GB apparent")
 
     with serve(folder) as base:
@@ -64,7 +62,7 @@ def main() -> None:
         seen = {}
 
         def cold() -> None:
-            shutil.rmtree(cache / "headers", ignore_errors=True)
+            shutil.rmtree(cache, ignore_errors=True)
             info = inspect(url)
             plan_memory(info, "experts-cpu", **machine)
             seen["t"] = info.transfer

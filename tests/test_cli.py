@@ -270,7 +270,7 @@ def test_token_parity_json(capsys, tiny_vocab):
 def test_build_llama_server_finds_the_cached_binary(capsys, llama_server_binary, monkeypatch):
     from workbench.run import llama_server
 
-    monkeypatch.setattr(llama_server, "cached_binary", lambda: llama_server_binary)
+    monkeypatch.setattr(llama_server, "cached_binary", lambda name="llama-server": llama_server_binary)  # every target
     code, out, _ = run(capsys, "build-llama-server", "--json")
     assert code == 0 and json.loads(out)["path"] == str(llama_server_binary)
 

@@ -116,12 +116,7 @@ def hub(tmp_path_factory, monkeypatch):
     """A loopback Hub with a repo of two real-scale sparse Kimi quants; the lab's kernel is pointed at it."""
     root = tmp_path_factory.mktemp("hub")
     write_kimi_repo(root)
-    from workbench.run.llama_server import ENV_BINARY, find
-
-    server = find()  # the notebook's llama-server, found before the cache folder moves for the header cache
-    if server is not None:
-        monkeypatch.setenv(ENV_BINARY, str(server))
-    monkeypatch.setenv("KIMI_WB_CACHE", str(root / "cache"))
+    monkeypatch.setenv("KIMI_WB_HEADER_CACHE", str(root / "headers"))
     with serve_hub(root) as base:
         monkeypatch.setenv("HF_ENDPOINT", base)
         yield base
@@ -231,10 +226,13 @@ def _run_all(page, code_cells: int) -> None:
     # Run → Run All Cells, through the menu bar as a user would
     page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
     page.locator('.lm-Menu [data-command="runmenu:run-all"]').click()
-    # every code cell ran (prompts [n]:, none [*]: or [ ]:) and none raised; a dialog ends the wait early
+    # every code cell ran (prompts [n]:, none [*]: or [ ]:) and none raised; a dialog or a traceback (Run All
+    # stops there) ends the wait early
     page.wait_for_function(
         """n => {
             if (document.querySelector('.jp-Dialog')) return true;
+            if ([...document.querySelectorAll('.jp-OutputArea')]
+                    .some(e => e.textContent.includes('Traceback (most recent call last)'))) return true;
             const ps = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
                 .map(e => e.textContent.trim());
             return ps.length === n && ps.every(t => /^\\[\\d+\\]:$/.test(t));

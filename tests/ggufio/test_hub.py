@@ -34,7 +34,7 @@ def hub_root(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def hub(hub_root, tmp_path, monkeypatch):
-    monkeypatch.setenv("KIMI_WB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KIMI_WB_HEADER_CACHE", str(tmp_path / "headers"))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     with serve_hub(hub_root) as base:
@@ -125,7 +125,7 @@ def test_the_cli_lists_quants_and_refuses_to_patch_a_remote_file(hub, capsys):
 
 
 def test_a_server_that_never_answers_times_out_in_one_line(monkeypatch, tmp_path):
-    monkeypatch.setenv("KIMI_WB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KIMI_WB_HEADER_CACHE", str(tmp_path / "headers"))
     monkeypatch.setenv("KIMI_WB_REMOTE_TIMEOUT", "1")
     with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never says a word
         silent.bind(("127.0.0.1", 0))
@@ -139,7 +139,7 @@ def test_a_server_that_never_answers_times_out_in_one_line(monkeypatch, tmp_path
 def test_mutated_remote_headers_fail_as_the_local_files_do(tiny_model, tmp_path, monkeypatch):
     from workbench.ggufio.mutate import mutants
 
-    monkeypatch.setenv("KIMI_WB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KIMI_WB_HEADER_CACHE", str(tmp_path / "headers"))
     folder = tmp_path / "m"
     folder.mkdir()
     files = [m.write(folder / f"mutant-{i}.gguf") for i, m in enumerate(mutants(tiny_model, n=40, seed=5))]
@@ -157,3 +157,19 @@ def test_mutated_remote_headers_fail_as_the_local_files_do(tiny_model, tmp_path,
     local = [outcome(f) for f in files]
     assert remote == local
     assert sum(r.startswith("refused") for r in remote) >= 10 and any(r.startswith("ok") for r in remote)
+
+
+def test_a_silent_hub_is_one_line(monkeypatch, tmp_path):
+    """The Hub client's own timeouts apply to hf:// (HF_HUB_ETAG_TIMEOUT, HF_HUB_DOWNLOAD_TIMEOUT; set here to 1 s)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("KIMI_WB_HEADER_CACHE", str(tmp_path / "headers"))
+    monkeypatch.setattr(constants, "HF_HUB_ETAG_TIMEOUT", 1)
+    monkeypatch.setattr(constants, "HF_HUB_DOWNLOAD_TIMEOUT", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        with pytest.raises(InputError) as e:
+            inspect(f"hf://{REPO}/UD-Q2_K_XL/")
+    assert str(e.value).startswith(f"hf://{REPO}/UD-Q2_K_XL/: no answer in time") and "\n" not in str(e.value)

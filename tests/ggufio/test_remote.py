@@ -50,7 +50,7 @@ def kimi_set(tmp_path_factory) -> list[Path]:
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("KIMI_WB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KIMI_WB_HEADER_CACHE", str(tmp_path / "headers"))
 
 
 def _comparable(plan) -> dict:

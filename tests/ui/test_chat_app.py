@@ -316,7 +316,7 @@ def test_a_hub_repo_in_the_model_picker(folder, tmp_path_factory, tmp_path, monk
 
     root = tmp_path_factory.mktemp("hub")
     write_kimi_repo(root)
-    monkeypatch.setenv("KIMI_WB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KIMI_WB_HEADER_CACHE", str(tmp_path / "headers"))
     app = ChatApp(folders=[str(folder)], vram="24GiB", ram="512GiB", n_ctx=8192)
     local = len(app.entries)
     with serve_hub(root) as hub:

@@ -20,7 +20,7 @@ each file's header (a few MB) is needed. Two kinds of address are remote (:func:
 - A 404, an unreachable host, a gated repo without a token or a timeout (``timeout`` seconds per
   request, default ``$KIMI_WB_REMOTE_TIMEOUT`` or 60) is one line; a truncated or garbled header is
   the walk's own one-line error, as for a local file.
-- Headers are cached on disk (``$KIMI_WB_CACHE/headers``, default ``~/.cache/kimi-workbench``)
+- Headers are cached on disk (``$KIMI_WB_HEADER_CACHE``, default ``~/.cache/kimi-workbench/headers``)
   keyed by the address and the server's ETag (the Hub's content hash; the size when a server sends
   neither): a second plan of the same files transfers nothing.
 
@@ -141,7 +141,10 @@ class _Counted:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("KIMI_WB_CACHE", Path.home() / ".cache" / "kimi-workbench")) / "headers"
+    """Where headers are cached: ``$KIMI_WB_HEADER_CACHE``, else ``headers/`` in the workbench's cache folder."""
+    if os.environ.get("KIMI_WB_HEADER_CACHE"):
+        return Path(os.environ["KIMI_WB_HEADER_CACHE"])
+    return Path(os.environ.get("KIMI_WB_CACHE") or Path.home() / ".cache" / "kimi-workbench") / "headers"
 
 
 def _http_filesystem(timeout: float):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import shlex
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from workbench.errors import InputError, WorkbenchError
 from workbench.gguffile.remote import HUB, Url, hub_filesystem, list_ggufs
@@ -73,7 +73,7 @@ class QuantTable:
     def to_dict(self) -> dict:
         best = self.best()
         return {"source": self.source, "machine": self.machine, "best": best.name if best else None,
-                "quants": [{k: v for k, v in asdict(q).items() if k != "info"} for q in self.rows],
+                "quants": [{f.name: getattr(q, f.name) for f in fields(q) if f.name != "info"} for q in self.rows],
                 "projectors": [{"name": n, "size": s} for n, s in self.projectors],
                 "header_bytes": self.header_bytes, "cached": self.cached}
 
