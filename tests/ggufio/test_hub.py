@@ -118,6 +118,8 @@ def test_the_cli_lists_quants_and_refuses_to_patch_a_remote_file(hub, capsys):
     assert "read the headers of 2 quant(s):" in err
     code, out, err = run(capsys, "quants", f"hf://{REPO}", "--vram", "24GiB", "--ram", "512GiB", "--disk", "1TB")
     assert code == 0 and "best that fits: UD-Q2_K_XL" in out and "hf download" in out and "0 header(s)" not in err
+    code, out, err = run(capsys, "gguf", "inspect", f"hf://{REPO}/UD-TQ1_0/", "--json")
+    assert code == 0 and len(json.loads(out)["files"]) == 5 and "read 5 remote header(s):" in err
     code, out, err = run(capsys, "verify", f"hf://{REPO}/UD-TQ1_0/")
     assert code == 1 and "EOS is [EOS]" in out
     code, out, err = run(capsys, "gguf", "patch", f"hf://{REPO}/UD-TQ1_0/", "--set", "general.name=x")
