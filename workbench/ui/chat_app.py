@@ -1,7 +1,7 @@
 """The chat app: pick a quant, see whether it fits, load it with an offload, hold a conversation in thinking or instant mode.
 
-A thin view over :mod:`workbench.run`: the model list is :func:`~workbench.run.models.find_models`,
-the plan panel :func:`~workbench.run.planner.plan_memory`, loading
+A thin view over :mod:`workbench.run`: the model picker and its plan panel are
+:class:`~workbench.ui.picker.ModelPicker` (local folders and Hub repos), loading
 :func:`~workbench.run.loader.load_model`, replies :class:`~workbench.run.chat.LocalChat`, and the
 conversation (what fits the context, retry and edit, exports)
 :class:`~workbench.run.conversation.Conversation`.
@@ -52,15 +52,10 @@ import ipywidgets as widgets
 from workbench.errors import WorkbenchError
 from workbench.run.chat import PRESETS as SAMPLING
 from workbench.run.conversation import Conversation
-from workbench.run.models import find_models
-from workbench.run.offload import PRESETS as OFFLOADS
 from workbench.ui.composer import Composer
+from workbench.ui.picker import ModelPicker
 from workbench.ui.turns import GREY, answer_html, content_text, pre, step_html, tool_result_html, user_html
-from workbench.units import format_size
 
-_BAR = ("<div style='display:flex;align-items:center;gap:.5em'><span style='width:3em'>{dev}</span>"
-        "<div style='background:#eee;width:240px;height:12px'><div style='background:{colour};height:12px;"
-        "width:{pct:.0f}%'></div></div><span>{used} of {have}</span></div>")
 _WIDE = {"description_width": "initial"}  # labels are never cut ("temperat…")
 OVERFLOW_CHOICES = [("drop the oldest turns", "drop"), ("stop and say so", "stop")]
 #: how often the status line is refreshed while a reply streams
@@ -77,28 +72,14 @@ class ChatApp(widgets.VBox):
         self._folders = folders
         self.toolbox = Toolbox.of(tools) if tools else None
         self.export_dir = Path(export_dir)
-        self.folder = widgets.Text(value=", ".join(folders or []), description="Folders", style=_WIDE,
-                                   placeholder="default: LLAMA_CACHE, HF cache, artifacts/",
-                                   layout=widgets.Layout(width="60%"))
-        self.scan_button = widgets.Button(description="Scan", icon="search")
-        self.model = widgets.Dropdown(description="Model", style=_WIDE, layout=widgets.Layout(width="70%"))
-        self.offload = widgets.Dropdown(options=list(OFFLOADS), value="gpu-all", description="Offload", style=_WIDE)
-        self.custom = widgets.Text(description="-ot", placeholder="PATTERN=BUFFER,… (overrides the preset)",
-                                   style=_WIDE, layout=widgets.Layout(width="45%"))
-        self.ngl = widgets.BoundedIntText(value=99, min=0, max=999, description="GPU layers", style=_WIDE,
-                                          layout=widgets.Layout(width="11em"))
-        self.ctx = widgets.BoundedIntText(value=n_ctx, min=256, max=262144, step=256, description="Context",
-                                          style=_WIDE, layout=widgets.Layout(width="12em"))
-        self.threads = widgets.BoundedIntText(value=0, min=0, max=512, description="Threads (0 = auto)",
-                                              style=_WIDE, layout=widgets.Layout(width="14em"))
-        self.vram = widgets.Text(value=vram, description="VRAM", style=_WIDE, layout=widgets.Layout(width="12em"))
-        self.ram = widgets.Text(value=ram or "", description="RAM", placeholder="this machine's", style=_WIDE,
-                                layout=widgets.Layout(width="14em"))
-        self.hub = widgets.Text(description="or a Hub repo", style=_WIDE, layout=widgets.Layout(width="45%"),
-                                placeholder="hf://OWNER/REPO (only headers are read)")
-        self.hub_button = widgets.Button(description="List quants", icon="cloud")
-        self.hub_view = widgets.HTML()
-        self.plan_view = widgets.HTML()
+        self.picker = ModelPicker(folders=folders, vram=vram, ram=ram, n_ctx=n_ctx)
+        # the picker's boxes, under the names users and tests drive
+        p = self.picker
+        self.folder, self.scan_button, self.hub, self.hub_button, self.hub_view = \
+            p.folder, p.scan_button, p.hub, p.hub_button, p.hub_view
+        self.model, self.offload, self.custom, self.ngl, self.ctx, self.threads = \
+            p.model, p.offload, p.custom, p.ngl, p.ctx, p.threads
+        self.vram, self.ram, self.plan_view = p.vram, p.ram, p.plan_view
         self.load_button = widgets.Button(description="Load", button_style="primary", icon="play")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="30%"))
         self.about = widgets.HTML()
@@ -157,9 +138,6 @@ class ChatApp(widgets.VBox):
         self.stats = widgets.HTML()
         self.status = widgets.HTML()
 
-        self.entries = []
-        self._compat: dict = {}  # model path -> its compat Report
-        self._hub_infos: dict = {}  # hf:// address -> its headers, read once by List quants
         self.loaded = None
         self.chat = None
         self.reply = None
@@ -170,7 +148,6 @@ class ChatApp(widgets.VBox):
         self._live: dict = {}  # the reply in flight: started, n_prompt, previous reply
         self._used = 0  # context tokens after the last reply
 
-        self.scan_button.on_click(lambda _b: self.scan())
         self.hub_button.on_click(lambda _b: self._start(self._list_hub))
         self.load_button.on_click(lambda _b: self._start(self._load))
         self.connect_button.on_click(lambda _b: self._start(self._connect))
@@ -183,14 +160,9 @@ class ChatApp(widgets.VBox):
         self.new_button.on_click(lambda _b: self._start(self.new_chat))
         self.export_button.on_click(lambda _b: self._start(self.export))
         self.mode.observe(lambda _c: self._apply_mode(), names="value")
-        self.offload.observe(lambda _c: self._follow_preset(), names="value")
-        for w in (self.model, self.offload, self.custom, self.ngl, self.ctx, self.vram, self.ram):
-            w.observe(lambda _c: self.refresh_plan(), names="value")
+        self.scan_button.on_click(lambda _b: self._say_if_empty())  # after the picker's own scan
         super().__init__([
-            widgets.HBox([self.folder, self.scan_button]), widgets.HBox([self.hub, self.hub_button]), self.hub_view,
-            self.model,
-            widgets.HBox([self.offload, self.custom]), widgets.HBox([self.ngl, self.ctx, self.threads]),
-            widgets.HBox([self.vram, self.ram]), self.plan_view,
+            self.picker,
             widgets.HBox([self.load_button, self.progress]),
             widgets.HBox([self.server, self.api_key, self.connect_button, self.check_button]), self.server_report,
             self.about,
@@ -205,10 +177,8 @@ class ChatApp(widgets.VBox):
         ])
         # stable CSS hooks for the browser test (tests/e2e) and for users' own styling
         self.add_class("wb-chat-app")
-        for w, name in ((self.model, "model"), (self.hub, "hub"), (self.hub_button, "hub-list"),
-                        (self.hub_view, "hub-view"), (self.plan_view, "plan"), (self.vram, "vram"), (self.ram, "ram"),
-                        (self.load_button, "load"), (self.mode, "mode"),
-                        (self.max_tokens, "max-tokens"), (self.ctx, "ctx"), (self.overflow, "overflow"),
+        for w, name in ((self.load_button, "load"), (self.mode, "mode"),
+                        (self.max_tokens, "max-tokens"), (self.overflow, "overflow"),
                         (self.preserve, "preserve"), (self.budget, "budget"), (self.tools_line, "tools"),
                         (self.server, "server"), (self.api_key, "api-key"), (self.connect_button, "connect"),
                         (self.check_button, "check"), (self.server_report, "server-report"),
@@ -224,6 +194,31 @@ class ChatApp(widgets.VBox):
         self._apply_mode()
         self._show_gauge(0)
         self.scan()
+
+    @property
+    def entries(self) -> list:
+        """The models in the picker (local, then Hub quants listed)."""
+        return self.picker.entries
+
+    @property
+    def plan(self):
+        """The memory plan the panel shows."""
+        return self.picker.plan
+
+    def scan(self) -> None:
+        """Refill the model list from the folders."""
+        self.picker.scan()
+        self._say_if_empty()
+
+    def _say_if_empty(self) -> None:
+        if not self.entries:
+            self._say("no GGUF found; give a folder and Scan")
+
+    def refresh_plan(self) -> None:
+        self.picker.refresh_plan()
+
+    def offload_choice(self):
+        return self.picker.offload_choice()
 
     @property
     def messages(self) -> list[dict]:
@@ -273,27 +268,8 @@ class ChatApp(widgets.VBox):
         self.connect_button.disabled = busy
         self.check_button.disabled = busy or not hasattr(self.chat, "learn")
 
-    def scan(self) -> None:
-        """Refill the model list from the folders."""
-        folders = [f.strip() for f in self.folder.value.split(",") if f.strip()] or self._folders
-        self._show_entries(find_models(folders) + [e for e in getattr(self, "entries", []) if e.remote])
-        if not self.entries:
-            self._say("no GGUF found; give a folder and Scan")
-
-    def _show_entries(self, entries: list, *, select: int = 0) -> None:
-        self.entries = entries
-        self.model.options = [(e.label, i) for i, e in enumerate(self.entries)]
-        self.model.value = select if self.entries else None
-        self.refresh_plan()
-
     def _list_hub(self) -> None:
-        """List a Hub repo's quants for this machine (headers only) and add them to the model picker."""
-        from workbench.run.quants import hub_entries, quants
-        from workbench.ui.hub import quants_html
-
-        repo = self.hub.value.strip()
-        if not repo:
-            raise WorkbenchError("give a Hub repo, hf://OWNER/REPO")
+        """The picker's List quants, on the worker: progress in the bar and the status line."""
         self._set_busy(True)
         self.progress.value, self.progress.bar_style = 0, "info"
 
@@ -301,71 +277,8 @@ class ChatApp(widgets.VBox):
             self.progress.max, self.progress.value = total, done
             self._say(f"read quant {done} of {total}: {name}")
 
-        self._say(f"listing {repo} …")
-        table = quants(repo, vram=self.vram.value or "0", ram=self.ram.value or None, n_ctx=self.ctx.value,
-                       progress=progress)
-        self.hub_view.value = quants_html(table)
-        self._hub_infos.update({q.first: q.info for q in table.rows if q.info is not None})
-        local = [e for e in self.entries if not e.remote]
-        remote = hub_entries(table)
-        best = table.best()
-        pick = next((i for i, e in enumerate(remote) if best is not None and e.quant == best.name), 0)
-        self._show_entries(local + remote, select=len(local) + pick if remote else 0)
-        self._say(f"{repo}: {len(table.rows)} quant(s), {table.header_bytes / 1e6:.1f} MB of headers read")
-
-    def offload_choice(self):
-        from workbench.run.offload import choose
-
-        return choose(self.offload.value, overrides=self.custom.value, n_gpu_layers=self.ngl.value)
-
-    def _follow_preset(self) -> None:
-        """A preset brings its own GPU layers (cpu-only: 0); the box can then change them."""
-        from workbench.run.offload import preset
-
-        self.ngl.value = preset(self.offload.value).n_gpu_layers
-
-    def refresh_plan(self) -> None:
-        """Recompute the memory plan for the chosen model and offload; problems go to the panel."""
-        from workbench.run.planner import plan_memory
-
-        if self.model.value is None:
-            self.plan_view.value = ""
-            return
-        entry = self.entries[self.model.value]
-        if entry.path not in self._compat and entry.complete and not entry.remote:
-            from workbench.llamacpp import prefetch
-
-            prefetch(entry.path)  # llama.cpp's isolated read runs while the plan is made
-        source = self._hub_infos.get(str(entry.path), entry.path) if entry.remote else entry.path
-        try:
-            p = plan_memory(source, self.offload_choice(), n_ctx=self.ctx.value, vram=self.vram.value or "0",
-                            ram=self.ram.value or None)
-        except WorkbenchError as e:
-            self.plan_view.value = f"<span style='color:#b00'>plan: {html.escape(str(e))}</span>"
-            return
-        self.plan = p
-        need = p.need
-        bars = "".join(_BAR.format(dev=dev, colour="#d62728" if need.get(dev, 0) > have else "#2ca02c",
-                                   pct=min(100, 100 * need.get(dev, 0) / max(have, 1)), used=format_size(need.get(dev, 0)),
-                                   have=format_size(have))
-                       for dev, have in (("GPU", p.vram), ("CPU", p.ram)) if dev in need and (dev != "GPU" or p.vram))
-        compat = self._compat.get(entry.path)
-        if compat is None:  # once per model: llama.cpp reads its metadata (about a second for a real quant)
-            from workbench.run.compat import check_compat
-
-            compat = self._compat[entry.path] = check_compat(source)
-        from workbench.run.compat import line
-
-        problems = "".join(f"<div style='color:#b00'>{html.escape(line(f))}</div>"
-                           for f in compat.findings if f.severity == "error")
-        if entry.remote:
-            import shlex
-
-            problems += (f"<div style='{GREY}'>on the Hub: planned from its headers; to load it, "
-                         f"<code>{html.escape(shlex.join(entry.download))}</code>, then Scan</div>")
-        self.plan_view.value = (f"<b>{p.verdict}</b> · recommended: {html.escape(p.recommendation)}{bars}"
-                                + "".join(f"<div style='{GREY}'>{html.escape(r)}</div>" for r in p.reasons)
-                                + (problems or f"<div style='{GREY}'>this llama.cpp reads its metadata</div>"))
+        self._say(f"listing {self.hub.value.strip()} …")
+        self._say(self.picker.list_hub(progress))
 
     # -- the conversation on screen
 
@@ -479,9 +392,9 @@ class ChatApp(widgets.VBox):
         from workbench.run.chat import LocalChat
         from workbench.run.loader import load_model
 
-        if self.model.value is None:
+        entry = self.picker.selected
+        if entry is None:
             raise WorkbenchError("no model selected")
-        entry = self.entries[self.model.value]
         if entry.remote:
             import shlex
 
@@ -494,7 +407,7 @@ class ChatApp(widgets.VBox):
         if self.loaded is not None:
             self.loaded.close()
             self.loaded = self.chat = None
-        self.progress.value, self.progress.bar_style = 0, "info"
+        self.progress.max, self.progress.value, self.progress.bar_style = 1, 0, "info"
         self._say(f"loading {entry.name} …")
         loaded = load_model(entry.path, self.offload_choice(), n_ctx=self.ctx.value, n_threads=self.threads.value or None)
         self.loaded, self.chat = loaded, LocalChat(loaded)
