@@ -95,7 +95,8 @@ def register(sub, add) -> None:
         p.add_argument("path", metavar="PATH", help="a GGUF file, or any file of a split set")
         return p
 
-    p = gadd("inspect", cmd_inspect, "keys, tensors, totals by type and role, split set, tokenizer (headers only)")
+    p = gadd("inspect", cmd_inspect, "keys, tensors, totals by type and role, split set, tokenizer (headers only); "
+                                      "PATH may be https://…/X.gguf or hf://OWNER/REPO/PATH (a file or quant folder)")
     p.add_argument("--tensors", action="store_true", help="list every tensor (JSON always does)")
 
     p = gadd("patch", cmd_patch, "change metadata in place when it fits, else by a verified rewrite")

@@ -91,7 +91,8 @@ def register(add) -> None:
     p.add_argument("--old", action="store_true", help="write the pre-fix config (EOS = [EOS])")
 
     p = add("verify", cmd_verify, "check tokenizer assets and chat templates (exit 1 on errors)")
-    p.add_argument("path", metavar="PATH", help="HF snapshot folder, tokenizer_config.json, GGUF file or .jinja template")
+    p.add_argument("path", metavar="PATH", help="HF snapshot folder, tokenizer_config.json, GGUF file (or a remote one: "
+                                                "https://…, hf://OWNER/REPO/PATH) or .jinja template")
 
     p = add("render", cmd_render, "render a conversation with a chat template")
     p.add_argument("--template", required=True, metavar="T", help="template file (.jinja)")
