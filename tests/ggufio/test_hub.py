@@ -18,7 +18,7 @@ from tests.test_json_contract import documented
 from workbench.errors import InputError
 from workbench.ggufio.inspect import inspect
 from workbench.run.planner import plan_memory
-from workbench.run.quants import quants
+from workbench.run.quants import TEMPLATE_CHECKS, quants
 from workbench.verify import check
 
 REPO = KIMI_REPO
@@ -87,6 +87,9 @@ def test_verify_reads_split_one_remotely_and_skips_llama_cpp(hub):
     assert by_check["eos-token"].severity == "info" and by_check["llama.cpp"].message.startswith("skipped for a remote")
     assert "same id in tiktoken, hf," in by_check["special-token-ids"].message
     assert [f.severity for f in old.findings if f.check == "eos-token"] == ["error"] and not old.ok
+    template_checks = {f.check for r in (fixed, old) for f in r.findings
+                       if f.check.startswith(("template", "tool", "default-system", "generation"))}
+    assert template_checks <= set(TEMPLATE_CHECKS), template_checks - set(TEMPLATE_CHECKS)  # quants' column sees them
 
 
 def test_quants_ranks_every_quant_for_the_machine(hub, hub_root):

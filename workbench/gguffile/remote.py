@@ -48,7 +48,7 @@ from workbench.gguffile.splits import SPLIT_NAME
 _URL = re.compile(r"^(https?://[^/\s]+/\S+|hf://[^/\s@]+/[^/\s]+(/\S*)?)$")
 HUB = "hf://"
 #: files in a repo that are not models: vision projectors (``--mmproj``) and imatrix data
-_NOT_A_MODEL = re.compile(r"^(mmproj|imatrix)", re.IGNORECASE)
+NOT_A_MODEL = re.compile(r"^(mmproj|imatrix)", re.IGNORECASE)
 
 
 class Url(str):
@@ -171,7 +171,8 @@ def _one_line(url: str, e: BaseException) -> InputError:
     if isinstance(e, FileNotFoundError) or kind in ("RepositoryNotFoundError", "EntryNotFoundError",
                                                     "RevisionNotFoundError"):
         return InputError(f"{url}: not found (HTTP 404)")
-    if kind == "GatedRepoError" or "401" in text[:80] or "403" in text[:80]:
+    status = getattr(getattr(e, "response", None), "status_code", None)
+    if kind == "GatedRepoError" or status in (401, 403):
         return InputError(f"{url}: the repo is gated or private; accept its terms on the Hub and set HF_TOKEN")
     if kind == "OfflineModeIsEnabled":
         return InputError(f"{url}: HF_HUB_OFFLINE is set, so the Hub is not asked; unset it to read remote headers")
@@ -299,7 +300,7 @@ def resolve(url: str, *, fs=None) -> Url:
     url = Url(url)
     if url.name.endswith(".gguf") and not url.endswith("/"):
         return url
-    models = [(u, n) for u, n in list_ggufs(url, fs=fs) if not _NOT_A_MODEL.match(u.name)]
+    models = [(u, n) for u, n in list_ggufs(url, fs=fs) if not NOT_A_MODEL.match(u.name)]
     if not models:
         raise InputError(f"{url}: no .gguf model files there")
     sets = {}

@@ -24,13 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from workbench.errors import InputError, WorkbenchError
-from workbench.gguffile.remote import HUB, Url, hub_filesystem, list_ggufs
+from workbench.gguffile.remote import HUB, NOT_A_MODEL, Url, hub_filesystem, list_ggufs
 from workbench.gguffile.splits import SPLIT_NAME
 from workbench.units import format_size
 
 #: the template checks summarised in the ``template`` column
 TEMPLATE_CHECKS = ("template-renders", "default-system-prompt", "generation-prompt", "template-unknown-token",
-                   "template-whitespace", "tool-call-json", "tool-results", "tool-declarations")
+                   "template-whitespace", "tool-call-json", "tool-result-format", "tool-declarations")
 _ORDER = {"fits": 0, "mmap": 1, "cannot-run": 2, "unreadable": 3}
 
 
@@ -97,14 +97,17 @@ class QuantTable:
                 lines.append(f"  {'':<{width}}  EOS: {q.eos}; template: {q.template}")
         for name, size in self.projectors:
             lines.append(f"  vision projector {name} ({format_size(size)}): add it with plan --mmproj")
+        if any(q.eos.startswith("error") for q in self.rows):
+            lines.append("an old EOS is fixed in place after the download: kimi-wb gguf fix-kimi FILE")
         best = self.best()
         if best is not None:
             lines.append(f"best that fits: {best.name} ({best.recommendation})")
             lines.append(f"  download: {shlex.join(best.download or [])}")
             lines.append(f"  run:      {shlex.join(best.command or [])}")
         else:
-            lines.append("no quant fits in memory on this machine" + ("; the first that runs from disk (mmap) is "
-                         f"{q.name}" if (q := next((q for q in self.rows if q.verdict == "mmap"), None)) else ""))
+            paged = next((q.name for q in self.rows if q.verdict == "mmap"), None)
+            lines.append("no quant fits in memory on this machine"
+                         + (f"; the first that runs from disk (mmap) is {paged}" if paged else ""))
         return "\n".join(lines)
 
 
@@ -123,10 +126,9 @@ def group(entries: list[tuple[Url, int]]) -> tuple[list[Quant], list[tuple[str, 
     sets: dict[str, list[tuple[Url, int]]] = {}
     projectors = []
     for url, size in entries:
-        if url.name.lower().startswith("mmproj"):
-            projectors.append((url.name, size))
-            continue
-        if url.name.lower().startswith("imatrix"):
+        if NOT_A_MODEL.match(url.name):
+            if url.name.lower().startswith("mmproj"):
+                projectors.append((url.name, size))
             continue
         m = SPLIT_NAME.match(url.name)
         sets.setdefault(f"{url.parent}/{m['stem'] if m else url.name[:-5]}", []).append((url, size))
