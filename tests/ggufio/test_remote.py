@@ -118,3 +118,25 @@ def test_the_command_names_the_file_it_will_be(kimi_set):
     with serve(kimi_set[0].parent) as base:
         plan = plan_memory(inspect(f"{base}/{kimi_set[0].name}"), "experts-cpu", **MACHINE)
     assert plan.command()[:3] == ["llama-server", "-m", kimi_set[0].name]
+
+
+def test_the_header_cache_keeps_the_recent_and_rereads_the_damaged(tiny_model, tmp_path, monkeypatch):
+    folder = tmp_path / "served"
+    folder.mkdir()
+    for name in ("A", "B", "C"):
+        (folder / f"{name}.gguf").write_bytes(tiny_model.read_bytes())
+    cache = tmp_path / "headers"  # the autouse fixture's folder
+    with serve(folder) as base:
+        first = inspect(f"{base}/A.gguf")
+        (entry,) = cache.glob("*.header")
+        monkeypatch.setenv("KIMI_WB_HEADER_CACHE_MB", str(2.5 * entry.stat().st_size / 1e6))  # room for two
+        for name in ("B", "C"):
+            inspect(f"{base}/{name}.gguf")
+        assert len(list(cache.glob("*.header"))) == 2
+        assert inspect(f"{base}/C.gguf").transfer.cached == 1  # the newest stayed
+        assert inspect(f"{base}/A.gguf").transfer.bytes > 0  # the oldest went
+        for f in cache.glob("*.header"):
+            f.write_bytes(b"GGUF" + b"\xff" * 60)  # damaged on disk
+        again = inspect(f"{base}/A.gguf")
+    assert again.transfer.cached == 0 and again.transfer.bytes == first.transfer.bytes
+    assert [t.name for t in again.tensors] == [t.name for t in first.tensors]

@@ -335,6 +335,11 @@ def test_a_hub_repo_in_the_model_picker(folder, tmp_path_factory, tmp_path, monk
     assert chosen.remote and chosen.quant == "UD-Q2_K_XL"  # the best that fits is picked
     plan = html.unescape(app.plan_view.value)
     assert "recommended: n-cpu-moe:" in plan and "on the Hub: planned from its headers" in plan and "hf download" in plan
+    recommended = app.plan.recommendation
+    assert not app.picker.use_button.disabled
+    app.picker.use_button.click()  # the least CPU offload that fits, added to the list
+    assert app.offload.value == recommended and recommended in app.offload.options
+    assert html.unescape(app.plan_view.value).startswith("<b>fits</b>") and app.picker.use_button.disabled
     app.offload.value = "experts-cpu"  # the panel follows the offload as for a local file
     assert html.unescape(app.plan_view.value).startswith("<b>fits</b>")
     app.load_button.click()

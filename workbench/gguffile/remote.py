@@ -22,7 +22,8 @@ each file's header (a few MB) is needed. Two kinds of address are remote (:func:
   the walk's own one-line error, as for a local file.
 - Headers are cached on disk (``$KIMI_WB_HEADER_CACHE``, default ``~/.cache/kimi-workbench/headers``)
   keyed by the address and the server's ETag (the Hub's content hash; the size when a server sends
-  neither): a second plan of the same files transfers nothing.
+  neither): a second plan of the same files transfers nothing. The least recently used headers go
+  when the cache passes ``$KIMI_WB_HEADER_CACHE_MB`` (default 2048 MB); a damaged entry is read again.
 
     >>> t = Transfer()
     >>> header = read_remote_header(Url("hf://unsloth/Kimi-K2-Instruct-GGUF/UD-Q2_K_XL/"
@@ -253,8 +254,13 @@ def read_remote_header(url: Url, *, transfer: Transfer, timeout: float | None = 
         raise InputError(f"{url}: the server gives no usable size ({size!r}); cannot read its header by ranges")
     cached = cache_dir() / (hashlib.sha256(f"{url}\n{tag or f'size-{size}'}".encode()).hexdigest() + ".header")
     if cached.is_file():
-        transfer.hit()
-        return _walk(url, _Bytes(io.BytesIO(cached.read_bytes()), url, size), size)
+        try:
+            header = _walk(url, _Bytes(io.BytesIO(cached.read_bytes()), url, size), size)
+            os.utime(cached)  # recently used: pruned last
+            transfer.hit()
+            return header
+        except (InputError, OSError):  # a damaged or vanished cache entry is read again, not trusted
+            cached.unlink(missing_ok=True)
     try:
         with opener() as f:
             b = _Bytes(_Counted(f, transfer), url, size)
@@ -267,7 +273,35 @@ def read_remote_header(url: Url, *, transfer: Transfer, timeout: float | None = 
     tmp = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(bytes(b.buf))
     tmp.replace(cached)
+    _prune(cached)
     return header
+
+
+def cache_limit() -> int:
+    """Bytes the header cache may hold: ``$KIMI_WB_HEADER_CACHE_MB`` (default 2048) MB."""
+    try:
+        return int(float(os.environ.get("KIMI_WB_HEADER_CACHE_MB", "2048")) * 1e6)
+    except ValueError:
+        raise InputError(f"KIMI_WB_HEADER_CACHE_MB is {os.environ['KIMI_WB_HEADER_CACHE_MB']!r}, expected a number "
+                         "of megabytes") from None
+
+
+def _prune(keep: Path) -> None:
+    """Drop the least recently used headers until the cache fits :func:`cache_limit` (``keep``, just written, stays)."""
+    entries = []
+    for f in keep.parent.glob("*.header"):
+        try:
+            st = f.stat()
+        except FileNotFoundError:  # pruned by a parallel reader
+            continue
+        entries.append((st.st_mtime_ns, f, st.st_size))
+    total = sum(size for _, _, size in entries)
+    for _, f, size in sorted(entries):
+        if total <= cache_limit():
+            break
+        if f != keep:
+            f.unlink(missing_ok=True)
+            total -= size
 
 
 def list_ggufs(url: str, *, fs=None) -> list[tuple[Url, int]]:

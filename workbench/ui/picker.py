@@ -4,7 +4,8 @@ A thin view over :mod:`workbench.run`: the local list is :func:`~workbench.run.m
 (folders, scanned), the Hub list :func:`~workbench.run.quants.quants` (headers only; the table is
 :mod:`workbench.ui.hub`), the panel :func:`~workbench.run.planner.plan_memory` with the pre-load
 check :func:`~workbench.run.compat.check_compat`. Every change of model, offload, ``-ot``, GPU
-layers, context, VRAM or RAM replans; a problem lands in the panel, never in a traceback.
+layers, context, VRAM or RAM replans; a problem lands in the panel, never in a traceback. *Use
+recommended* switches to the plan's recommendation (the least CPU offload that fits).
 
 It runs nothing in the background itself: :meth:`ModelPicker.list_hub` blocks, and the chat app
 calls it from its worker thread (:mod:`workbench.ui.chat_app`).
@@ -60,6 +61,8 @@ class ModelPicker(widgets.VBox):
         self.vram = widgets.Text(value=vram, description="VRAM", style=_WIDE, layout=widgets.Layout(width="12em"))
         self.ram = widgets.Text(value=ram or "", description="RAM", placeholder="this machine's", style=_WIDE,
                                 layout=widgets.Layout(width="14em"))
+        self.use_button = widgets.Button(description="Use recommended", icon="magic", disabled=True,
+                                         tooltip="switch to the least CPU offload that fits (the plan's recommendation)")
         self.plan_view = widgets.HTML()
 
         self.entries: list[ModelEntry] = []
@@ -68,17 +71,18 @@ class ModelPicker(widgets.VBox):
         self._hub_infos: dict = {}  # hf:// address -> its headers, read once by List quants
 
         self.scan_button.on_click(lambda _b: self.scan())
+        self.use_button.on_click(lambda _b: self.use_recommended())
         self.offload.observe(lambda _c: self._follow_preset(), names="value")
         for w in (self.model, self.offload, self.custom, self.ngl, self.ctx, self.vram, self.ram):
             w.observe(lambda _c: self.refresh_plan(), names="value")
         super().__init__([
             widgets.HBox([self.folder, self.scan_button]), widgets.HBox([self.hub, self.hub_button]), self.hub_view,
             self.model, widgets.HBox([self.offload, self.custom]), widgets.HBox([self.ngl, self.ctx, self.threads]),
-            widgets.HBox([self.vram, self.ram]), self.plan_view,
+            widgets.HBox([self.vram, self.ram, self.use_button]), self.plan_view,
         ])
         for w, name in ((self.model, "model"), (self.hub, "hub"), (self.hub_button, "hub-list"),
                         (self.hub_view, "hub-view"), (self.plan_view, "plan"), (self.vram, "vram"), (self.ram, "ram"),
-                        (self.ctx, "ctx")):
+                        (self.ctx, "ctx"), (self.offload, "offload"), (self.use_button, "use-recommended")):
             w.add_class(f"wb-{name}")
 
     @property
@@ -115,6 +119,17 @@ class ModelPicker(widgets.VBox):
         self._show(local + remote, select=len(local) + pick if remote else 0)
         return f"{repo}: {len(table.rows)} quant(s), {table.header_bytes / 1e6:.1f} MB of headers read"
 
+    def use_recommended(self) -> None:
+        """Switch the offload to the plan's recommendation (added to the list when it is ``n-cpu-moe:N``); an ``-ot``
+        string, which would override it, is cleared."""
+        name = self.plan.recommendation if self.plan is not None else ""
+        if not name or name.startswith("none"):
+            return
+        self.custom.value = ""
+        if name not in self.offload.options:
+            self.offload.options = [*OFFLOADS, name]
+        self.offload.value = name
+
     def offload_choice(self):
         """The :class:`~workbench.run.offload.Offload` the boxes describe."""
         from workbench.run.offload import choose
@@ -133,6 +148,7 @@ class ModelPicker(widgets.VBox):
         from workbench.run.planner import plan_memory
 
         entry = self.selected
+        self.use_button.disabled = True
         if entry is None:
             self.plan_view.value = ""
             return
@@ -148,6 +164,8 @@ class ModelPicker(widgets.VBox):
             self.plan_view.value = f"<span style='color:#b00'>plan: {html.escape(str(e))}</span>"
             return
         self.plan = p
+        chosen = self.offload.value if not self.custom.value.strip() else None
+        self.use_button.disabled = p.recommendation.startswith("none") or p.recommendation == chosen
         need = p.need
         bars = "".join(_BAR.format(dev=dev, colour="#d62728" if need.get(dev, 0) > have else "#2ca02c",
                                    pct=min(100, 100 * need.get(dev, 0) / max(have, 1)), used=format_size(need.get(dev, 0)),
