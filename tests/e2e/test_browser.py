@@ -383,6 +383,9 @@ def test_chat_app_in_jupyterlab(lab, page):
         expect(app.locator(".wb-model select")).to_contain_text("on the Hub")
         expect(app.locator(".wb-plan")).to_contain_text("on the Hub: planned from its headers")
         expect(hub_view).to_contain_text("UD-TQ1_0: EOS error: EOS is [EOS]")
+        app.locator("button.wb-use-recommended").click()  # gpu-all cannot run on 24 GB: the least offload that fits
+        expect(app.locator(".wb-offload select")).to_have_value(re.compile(r"^n-cpu-moe:\d+$"))
+        expect(app.locator(".wb-plan")).to_contain_text(re.compile(r"^fits · recommended: n-cpu-moe:\d+"))
         _shoot(page, SHOTS / "5-hub-quants.png", app.locator(".wb-plan"))
     except BaseException:
         _shoot(page, SHOTS / "failure.png")

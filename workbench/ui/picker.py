@@ -62,6 +62,7 @@ class ModelPicker(widgets.VBox):
         self.ram = widgets.Text(value=ram or "", description="RAM", placeholder="this machine's", style=_WIDE,
                                 layout=widgets.Layout(width="14em"))
         self.use_button = widgets.Button(description="Use recommended", icon="magic", disabled=True,
+                                         layout=widgets.Layout(width="auto"),  # the whole label, never "Use recomme…"
                                          tooltip="switch to the least CPU offload that fits (the plan's recommendation)")
         self.plan_view = widgets.HTML()
 
