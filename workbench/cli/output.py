@@ -113,12 +113,17 @@ def inspect_any(path: str):
 
     if not is_url(path):
         return inspect(path)
+    info = inspect(path, progress=progress_line("reading remote headers"))
+    hint(info.transfer.summary(len(info.files)))
+    return info
+
+
+def progress_line(what: str):
+    """A ``progress(done, total, name)`` callback that keeps one line on a terminal's stderr (nothing elsewhere)."""
 
     def progress(done: int, total: int, name: str) -> None:
         if sys.stderr.isatty():
-            print(f"\rreading remote headers {done}/{total} ({name})\033[K", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
+            print(f"\r{what} {done}/{total} ({name})\033[K", end="" if done < total else "\n", file=sys.stderr,
+                  flush=True)
 
-    info = inspect(path, progress=progress)
-    hint(info.transfer.summary(len(info.files)))
-    return info
+    return progress

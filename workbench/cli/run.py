@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.cli.output import Record, at_least, emit, hint, inspect_any, size
+from workbench.cli.output import Record, at_least, emit, hint, inspect_any, progress_line, size
 from workbench.errors import InputError
 
 DIM, RESET = "\033[2m", "\033[0m"
@@ -38,13 +38,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_quants(args: argparse.Namespace) -> int:
     from workbench.run.quants import quants
 
-    def progress(done: int, total: int, name: str) -> None:
-        if sys.stderr.isatty():
-            print(f"\rreading quant {done}/{total} ({name})\033[K", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
-
     table = quants(args.repo, vram=args.vram, ram=args.ram, disk=args.disk, n_ctx=args.ctx,
-                   check=not args.no_verify, progress=progress)
+                   check=not args.no_verify, progress=progress_line("reading quant"))
     hint(f"read the headers of {len(table.rows)} quant(s): {table.header_bytes / 1e6:.1f} MB over the wire, "
          f"{table.cached} header(s) from the cache")
     emit(table, json_mode=args.json)

@@ -183,7 +183,7 @@ def quants(source: str, *, vram: int | str = 0, ram: int | str | None = None, di
                                    recommend=False)
                 q.verdict, q.need, q.command = best.verdict, best.need, best.command()
             if check:
-                q.eos, q.template = _checked(q.first, checks)
+                q.eos, q.template = _checked(info, checks)
         except WorkbenchError as e:
             q.verdict, q.error = "unreadable", str(e)
         if progress is not None:
@@ -195,13 +195,14 @@ def quants(source: str, *, vram: int | str = 0, ram: int | str | None = None, di
     return table
 
 
-def _checked(first: str, memo: dict[str, tuple[str, str]]) -> tuple[str, str]:
-    """(EOS, template) summaries of ``verify.check`` on split 1's tokenizer metadata; identical metadata is
-    checked once."""
+def _checked(info, memo: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """(EOS, template) summaries of ``verify.check`` on split 1's tokenizer metadata (from the header ``info``
+    already holds); identical metadata is checked once."""
     from workbench.tokenizer.gguf_vocab import read_vocab_gguf
     from workbench.verify import check_assets
 
-    assets = read_vocab_gguf(first)
+    split1 = info.files[0]
+    assets = read_vocab_gguf(split1.path, header=split1.header)
     meta = {k: v for k, v in assets.metadata.items() if k.startswith("tokenizer.") and not isinstance(v, list)}
     specials = sorted((t.id, t.content, t.special) for t in assets.specials.values())
     key = hashlib.sha256(repr((sorted(meta.items()), assets.token_types, specials)).encode()).hexdigest()

@@ -92,16 +92,18 @@ def write_vocab_gguf(assets: TokenizerAssets, path: str | os.PathLike[str], *, e
     return out
 
 
-def read_vocab_gguf(path: str | os.PathLike[str]) -> TokenizerAssets:
+def read_vocab_gguf(path: str | os.PathLike[str], *, header=None) -> TokenizerAssets:
     """Tokenizer assets from a GGUF file's metadata (the first file of a split set); ``path`` may be remote
     (``hf://…``, ``https://…``: any member of a set, or a Hub quant folder), then llama.cpp is not among the
-    assets' implementations."""
+    assets' implementations. ``header``: that file's header, already read (a :class:`workbench.gguffile.Header`)."""
     import gguf
 
     from workbench.gguffile import read_header
-    from workbench.gguffile.remote import is_url, read_first_header
+    from workbench.gguffile.remote import Url, is_url, read_first_header
 
-    if is_url(path):  # split 1's header by range requests (hf://, https://), or from the header cache
+    if header is not None:
+        p = Url(path) if is_url(path) else Path(path)
+    elif is_url(path):  # split 1's header by range requests (hf://, https://), or from the header cache
         p, header = read_first_header(str(path))
     else:
         p = Path(path)

@@ -53,10 +53,9 @@ from workbench.errors import WorkbenchError
 from workbench.run.chat import PRESETS as SAMPLING
 from workbench.run.conversation import Conversation
 from workbench.ui.composer import Composer
-from workbench.ui.picker import ModelPicker
+from workbench.ui.picker import WIDE, ModelPicker
 from workbench.ui.turns import GREY, answer_html, content_text, pre, step_html, tool_result_html, user_html
 
-_WIDE = {"description_width": "initial"}  # labels are never cut ("temperat…")
 OVERFLOW_CHOICES = [("drop the oldest turns", "drop"), ("stop and say so", "stop")]
 #: how often the status line is refreshed while a reply streams
 TICK_S = 0.25
@@ -69,7 +68,6 @@ class ChatApp(widgets.VBox):
                  n_ctx: int = 4096, export_dir: str | Path = "chats", tools=None) -> None:
         from workbench.run.tools import Toolbox
 
-        self._folders = folders
         self.toolbox = Toolbox.of(tools) if tools else None
         self.export_dir = Path(export_dir)
         self.picker = ModelPicker(folders=folders, vram=vram, ram=ram, n_ctx=n_ctx)
@@ -83,9 +81,9 @@ class ChatApp(widgets.VBox):
         self.load_button = widgets.Button(description="Load", button_style="primary", icon="play")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="30%"))
         self.about = widgets.HTML()
-        self.server = widgets.Text(description="or a server", style=_WIDE, layout=widgets.Layout(width="45%"),
+        self.server = widgets.Text(description="or a server", style=WIDE, layout=widgets.Layout(width="45%"),
                                    placeholder="http://host:port/v1 (llama-server, vLLM, SGLang)")
-        self.api_key = widgets.Password(description="API key", style=_WIDE, layout=widgets.Layout(width="18em"),
+        self.api_key = widgets.Password(description="API key", style=WIDE, layout=widgets.Layout(width="18em"),
                                         placeholder="empty: $OPENAI_API_KEY")
         self.connect_button = widgets.Button(description="Connect", icon="plug",
                                              tooltip="chat with the server instead of a local model")
@@ -93,24 +91,24 @@ class ChatApp(widgets.VBox):
                                            tooltip="what the server does with thinking, tools and streaming "
                                                    "(server-check), and use what it finds")
         self.server_report = widgets.HTML()
-        self.mode = widgets.ToggleButtons(options=list(SAMPLING), value="thinking", description="Mode", style=_WIDE)
-        self.temperature = widgets.FloatText(description="temperature", style=_WIDE, layout=widgets.Layout(width="11em"))
-        self.top_p = widgets.FloatText(description="top_p", style=_WIDE, layout=widgets.Layout(width="8em"))
-        self.min_p = widgets.FloatText(description="min_p", style=_WIDE, layout=widgets.Layout(width="8em"))
-        self.max_tokens = widgets.BoundedIntText(value=512, min=1, max=262144, description="max tokens", style=_WIDE,
+        self.mode = widgets.ToggleButtons(options=list(SAMPLING), value="thinking", description="Mode", style=WIDE)
+        self.temperature = widgets.FloatText(description="temperature", style=WIDE, layout=widgets.Layout(width="11em"))
+        self.top_p = widgets.FloatText(description="top_p", style=WIDE, layout=widgets.Layout(width="8em"))
+        self.min_p = widgets.FloatText(description="min_p", style=WIDE, layout=widgets.Layout(width="8em"))
+        self.max_tokens = widgets.BoundedIntText(value=512, min=1, max=262144, description="max tokens", style=WIDE,
                                                  layout=widgets.Layout(width="13em"))
-        self.preserve = widgets.Checkbox(value=False, description="keep earlier reasoning", style=_WIDE,
+        self.preserve = widgets.Checkbox(value=False, description="keep earlier reasoning", style=WIDE,
                                          tooltip="preserve_thinking: earlier turns keep their reasoning in the prompt "
                                                  "(templates that read it)", layout=widgets.Layout(width="16em"))
         self.budget = widgets.BoundedIntText(value=-1, min=-1, max=262144, description="reasoning budget (-1 = none)",
-                                             style=_WIDE, layout=widgets.Layout(width="22em"),
+                                             style=WIDE, layout=widgets.Layout(width="22em"),
                                              tooltip="end the reasoning after this many tokens and answer")
         self.tools_line = widgets.HTML(
             f"<span style='{GREY}'>tools: {', '.join(html.escape(n) for n in self.toolbox.functions)} "
             "(only these run; each call and result is shown)</span>" if self.toolbox else "")
         self.live_steps = widgets.HTML()
         self.overflow = widgets.Dropdown(options=OVERFLOW_CHOICES, value="drop", description="When the context is full",
-                                         style=_WIDE, layout=widgets.Layout(width="24em"))
+                                         style=WIDE, layout=widgets.Layout(width="24em"))
         self.gauge = widgets.IntProgress(value=0, min=0, max=n_ctx, layout=widgets.Layout(width="240px"))
         self.gauge_label = widgets.HTML()
         self.history = widgets.VBox()
@@ -213,12 +211,6 @@ class ChatApp(widgets.VBox):
     def _say_if_empty(self) -> None:
         if not self.entries:
             self._say("no GGUF found; give a folder and Scan")
-
-    def refresh_plan(self) -> None:
-        self.picker.refresh_plan()
-
-    def offload_choice(self):
-        return self.picker.offload_choice()
 
     @property
     def messages(self) -> list[dict]:
@@ -409,7 +401,7 @@ class ChatApp(widgets.VBox):
             self.loaded = self.chat = None
         self.progress.max, self.progress.value, self.progress.bar_style = 1, 0, "info"
         self._say(f"loading {entry.name} …")
-        loaded = load_model(entry.path, self.offload_choice(), n_ctx=self.ctx.value, n_threads=self.threads.value or None)
+        loaded = load_model(entry.path, self.picker.offload_choice(), n_ctx=self.ctx.value, n_threads=self.threads.value or None)
         self.loaded, self.chat = loaded, LocalChat(loaded)
         self._reset_conversation()  # a new model starts a new conversation
         self._show_about()

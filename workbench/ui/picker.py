@@ -31,7 +31,8 @@ from workbench.units import format_size
 _BAR = ("<div style='display:flex;align-items:center;gap:.5em'><span style='width:3em'>{dev}</span>"
         "<div style='background:#eee;width:240px;height:12px'><div style='background:{colour};height:12px;"
         "width:{pct:.0f}%'></div></div><span>{used} of {have}</span></div>")
-_WIDE = {"description_width": "initial"}  # labels are never cut ("temperat…")
+#: widget style for every labelled box of the app: labels are never cut ("temperat…")
+WIDE = {"description_width": "initial"}
 
 
 class ModelPicker(widgets.VBox):
@@ -40,26 +41,26 @@ class ModelPicker(widgets.VBox):
     def __init__(self, *, folders: list[str] | None = None, vram: str = "0", ram: str | None = None,
                  n_ctx: int = 4096) -> None:
         self._folders = folders
-        self.folder = widgets.Text(value=", ".join(folders or []), description="Folders", style=_WIDE,
+        self.folder = widgets.Text(value=", ".join(folders or []), description="Folders", style=WIDE,
                                    placeholder="default: LLAMA_CACHE, HF cache, artifacts/",
                                    layout=widgets.Layout(width="60%"))
         self.scan_button = widgets.Button(description="Scan", icon="search")
-        self.hub = widgets.Text(description="or a Hub repo", style=_WIDE, layout=widgets.Layout(width="45%"),
+        self.hub = widgets.Text(description="or a Hub repo", style=WIDE, layout=widgets.Layout(width="45%"),
                                 placeholder="hf://OWNER/REPO (only headers are read)")
         self.hub_button = widgets.Button(description="List quants", icon="cloud")
         self.hub_view = widgets.HTML()
-        self.model = widgets.Dropdown(description="Model", style=_WIDE, layout=widgets.Layout(width="70%"))
-        self.offload = widgets.Dropdown(options=list(OFFLOADS), value="gpu-all", description="Offload", style=_WIDE)
+        self.model = widgets.Dropdown(description="Model", style=WIDE, layout=widgets.Layout(width="70%"))
+        self.offload = widgets.Dropdown(options=list(OFFLOADS), value="gpu-all", description="Offload", style=WIDE)
         self.custom = widgets.Text(description="-ot", placeholder="PATTERN=BUFFER,… (overrides the preset)",
-                                   style=_WIDE, layout=widgets.Layout(width="45%"))
-        self.ngl = widgets.BoundedIntText(value=99, min=0, max=999, description="GPU layers", style=_WIDE,
+                                   style=WIDE, layout=widgets.Layout(width="45%"))
+        self.ngl = widgets.BoundedIntText(value=99, min=0, max=999, description="GPU layers", style=WIDE,
                                           layout=widgets.Layout(width="11em"))
         self.ctx = widgets.BoundedIntText(value=n_ctx, min=256, max=262144, step=256, description="Context",
-                                          style=_WIDE, layout=widgets.Layout(width="12em"))
+                                          style=WIDE, layout=widgets.Layout(width="12em"))
         self.threads = widgets.BoundedIntText(value=0, min=0, max=512, description="Threads (0 = auto)",
-                                              style=_WIDE, layout=widgets.Layout(width="14em"))
-        self.vram = widgets.Text(value=vram, description="VRAM", style=_WIDE, layout=widgets.Layout(width="12em"))
-        self.ram = widgets.Text(value=ram or "", description="RAM", placeholder="this machine's", style=_WIDE,
+                                              style=WIDE, layout=widgets.Layout(width="14em"))
+        self.vram = widgets.Text(value=vram, description="VRAM", style=WIDE, layout=widgets.Layout(width="12em"))
+        self.ram = widgets.Text(value=ram or "", description="RAM", placeholder="this machine's", style=WIDE,
                                 layout=widgets.Layout(width="14em"))
         self.use_button = widgets.Button(description="Use recommended", icon="magic", disabled=True,
                                          layout=widgets.Layout(width="auto"),  # the whole label, never "Use recomme…"

@@ -20,6 +20,7 @@ from pathlib import Path
 from workbench.chat.render import read_template
 from workbench.errors import InputError
 from workbench.tokenizer import load
+from workbench.tokenizer.assets import TokenizerAssets
 from workbench.tokenizer.gguf_vocab import read_vocab_gguf
 from workbench.tokenizer.special import EOS, NAMED
 from workbench.verify.gguf import check_gguf_keys
@@ -46,7 +47,7 @@ def check(path: str | os.PathLike[str]) -> Report:
     return check_assets(load(p, require_ranks=False))
 
 
-def check_assets(assets) -> Report:
+def check_assets(assets: TokenizerAssets) -> Report:
     """Every applicable check on loaded tokenizer assets (a GGUF's, local or remote, or a folder's)."""
     report = Report(str(assets.path), assets.source)
     if assets.source == "gguf":
